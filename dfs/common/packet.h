@@ -13,7 +13,7 @@
  *   i64 offset         offset in the block of the first data byte; a
  *                      multiple of 512 (a packet that rewrites a partial
  *                      last chunk after hflush starts at that chunk)
- *   i64 seqno          0,1,2,... per block stream
+ *   i64 seqno          0,1,2,... per block stream; -1: heartbeat (empty)
  *   u32 data_len       data bytes (0 for the empty last packet / heartbeat)
  *   u8  flags          DFS_PKT_LAST | DFS_PKT_SYNC
  *   u8  reserved[3]    zero
@@ -54,7 +54,8 @@ void dfs_packet_hdr_encode(const struct dfs_packet_hdr *h,
                            uint8_t out[DFS_PACKET_HDR_LEN]);
 
 /* Decode and validate: payload_len == sums + data_len, data_len <=
- * max_data, offset >= 0 and chunk-aligned, seqno >= 0, flags known,
+ * max_data, offset >= 0 and chunk-aligned, seqno >= -1 (-1 only
+ * with data_len 0), flags known,
  * reserved zero. 0 or DFS_EPROTO / DFS_ETOOBIG with a message. */
 int dfs_packet_hdr_decode(const uint8_t *in, size_t len, uint32_t max_data,
                           struct dfs_packet_hdr *h);
