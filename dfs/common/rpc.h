@@ -58,7 +58,7 @@ int dfs_rpc_hdr_decode(const uint8_t *in, size_t len, uint32_t max_body,
 /* ---- server ------------------------------------------------------------ */
 
 typedef struct dfs_rpc_server dfs_rpc_server;
-typedef struct dfs_rpc_call dfs_rpc_call;
+struct dfs_rpc_call; /* one call being served; see the handler contract */
 
 /*
  * A handler. `req` is the decoded request (owned by the framework, freed
@@ -74,7 +74,7 @@ typedef struct dfs_rpc_call dfs_rpc_call;
  * dfs_rpc_call_fd() for raw packets. Return 0 if the connection is still in
  * step (next frame may follow), or a negative code to close it.
  */
-typedef int (*dfs_rpc_handler)(void *ctx, dfs_rpc_call *call,
+typedef int (*dfs_rpc_handler)(void *ctx, struct dfs_rpc_call *call,
                                const ProtobufCMessage *req);
 
 enum { DFS_RPC_STREAM = 1 };
@@ -111,17 +111,17 @@ void dfs_rpc_server_stop(dfs_rpc_server *s);
 void dfs_rpc_server_destroy(dfs_rpc_server *s);
 
 /* Send the reply now (once per call). Returns 0 or a transport error. */
-int dfs_rpc_reply(dfs_rpc_call *call, const ProtobufCMessage *resp);
+int dfs_rpc_reply(struct dfs_rpc_call *call, const ProtobufCMessage *resp);
 
 /* The call's context. Strings live as long as the call. */
-int dfs_rpc_call_fd(dfs_rpc_call *call);
-uint16_t dfs_rpc_call_method(const dfs_rpc_call *call);
-const char *dfs_rpc_call_peer(const dfs_rpc_call *call);   /* "ip:port" */
-const char *dfs_rpc_call_peer_ip(const dfs_rpc_call *call); /* "ip" */
-const char *dfs_rpc_call_user(const dfs_rpc_call *call);   /* from the context; "" if none */
-const char *dfs_rpc_call_client_name(const dfs_rpc_call *call);
+int dfs_rpc_call_fd(struct dfs_rpc_call *call);
+uint16_t dfs_rpc_call_method(const struct dfs_rpc_call *call);
+const char *dfs_rpc_call_peer(const struct dfs_rpc_call *call);   /* "ip:port" */
+const char *dfs_rpc_call_peer_ip(const struct dfs_rpc_call *call); /* "ip" */
+const char *dfs_rpc_call_user(const struct dfs_rpc_call *call);   /* from the context; "" if none */
+const char *dfs_rpc_call_client_name(const struct dfs_rpc_call *call);
 /* Deadline for stream I/O (dfs_now_ms() + the server's idle timeout). */
-int64_t dfs_rpc_call_deadline(const dfs_rpc_call *call);
+int64_t dfs_rpc_call_deadline(const struct dfs_rpc_call *call);
 
 /* ---- client ------------------------------------------------------------ */
 
