@@ -1,0 +1,490 @@
+/*
+ * output_stream.c - writing a file: packets through the DataNode pipeline.
+ *
+ * Data is copied once, into a packet buffer laid out as it goes on the wire
+ * (header, checksums, data), checksummed once, and sent with one writev to
+ * the first DataNode, which forwards it down the pipeline. Sent packets stay
+ * in the unacked queue until every pipeline node has acknowledged them (so
+ * that pipeline recovery can resend them). Acks are read by the writing
+ * thread itself: opportunistically (non-blocking) after each send, and
+ * blocking when the window is full, on hflush and at the end of a block. No
+ * responder thread, no context switch per packet.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "crc32c.h"
+#include "errors.h"
+#include "net.h"
+#include "packet.h"
+
+#define WINDOW_PACKETS 80      /* unacked packets in flight, as HDFS */
+#define ADD_BLOCK_ATTEMPTS 3   /* new pipelines tried when a DataNode refuses */
+
+static size_t pkt_bytes(uint32_t packet_size) {
+  return sizeof(struct dfs_pkt) + DFS_PACKET_HDR_LEN + dfs_packet_sums_len(packet_size) +
+         packet_size;
+}
+
+static struct dfs_pkt *pkt_get(dfs_file *f) {
+  struct dfs_pkt *p = f->free_pkts;
+  if (p) {
+    f->free_pkts = p->next;
+  } else {
+    p = malloc(pkt_bytes(f->packet_size));
+    if (!p) return NULL;
+  }
+  p->next = NULL;
+  p->sums = p->buf + DFS_PACKET_HDR_LEN;
+  p->data = p->sums + dfs_packet_sums_len(f->packet_size);
+  p->data_len = 0;
+  p->flags = 0;
+  p->offset = 0;
+  p->seqno = 0;
+  return p;
+}
+
+static void pkt_put(dfs_file *f, struct dfs_pkt *p) {
+  p->next = f->free_pkts;
+  f->free_pkts = p;
+}
+
+static const char *node_addr(dfs_file *f, size_t i, char *buf, size_t cap) {
+  if (i < f->ntargets) dfs__dn_addr(f->targets[i], buf, cap);
+  else snprintf(buf, cap, "?");
+  return buf;
+}
+
+static int fail(dfs_file *f, int rc) {
+  if (!f->failed) f->failed = rc ? rc : DFS_EPIPELINE;
+  return rc ? rc : DFS_EPIPELINE;
+}
+
+/* Consume one complete ack from f->ackbuf if there is one. 1 consumed, 0 need
+ * more bytes, <0 error. */
+static int take_ack(dfs_file *f) {
+  struct dfs_ack a;
+  if (f->acklen < 12) return 0;
+  int rc = dfs_ack_decode_head(f->ackbuf, f->acklen, &a);
+  if (rc) return rc;
+  size_t need = dfs_ack_len(a.n);
+  if (f->acklen < need) return 0;
+  dfs_ack_decode(f->ackbuf, need, &a);
+  memmove(f->ackbuf, f->ackbuf + need, f->acklen - need);
+  f->acklen -= need;
+  char who[300];
+  for (unsigned i = 0; i < a.n; i++)
+    if (a.status[i] != 0)
+      return dfs_err_set(a.status[i] < 0 ? a.status[i] : DFS_EPIPELINE,
+                         "write %s: block blk_%llu: DataNode %s failed: %s", f->path,
+                         (unsigned long long)f->blk_id, node_addr(f, i, who, sizeof who),
+                         dfs_strerror(a.status[i]));
+  if (a.seqno == -1) return 1; /* heartbeat */
+  struct dfs_pkt *p = f->unacked_head;
+  if (!p || p->seqno != a.seqno)
+    return dfs_err_set(DFS_EPROTO, "write %s: block blk_%llu: ack for packet %lld out of order",
+                       f->path, (unsigned long long)f->blk_id, (long long)a.seqno);
+  f->unacked_head = p->next;
+  if (!f->unacked_head) f->unacked_tail = NULL;
+  f->nunacked--;
+  pkt_put(f, p);
+  return 1;
+}
+
+/* Read acks: block (until the deadline) only if `wait`. */
+static int read_acks(dfs_file *f, int wait) {
+  int fd = dfs_conn_fd(f->pipe);
+  int64_t deadline = dfs_now_ms() + f->fs->timeout_ms;
+  for (;;) {
+    int rc;
+    while ((rc = take_ack(f)) == 1) {
+    }
+    if (rc < 0) return rc;
+    ssize_t r = recv(fd, f->ackbuf + f->acklen, sizeof f->ackbuf - f->acklen, MSG_DONTWAIT);
+    if (r > 0) {
+      f->acklen += (size_t)r;
+      continue;
+    }
+    if (r == 0) {
+      char who[300];
+      return dfs_err_set(DFS_ECONNRESET, "write %s: block blk_%llu: DataNode %s closed the pipeline",
+                         f->path, (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who));
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return dfs_err_set(-errno, "write %s: reading acks: %s", f->path, strerror(errno));
+    if (!wait) return 0;
+    int64_t left = deadline - dfs_now_ms();
+    if (left <= 0) {
+      char who[300];
+      return dfs_err_set(DFS_ETIMEDOUT, "write %s: block blk_%llu: no ack from %s within %d ms",
+                         f->path, (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
+                         f->fs->timeout_ms);
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    poll(&pfd, 1, (int)left);
+    return 0; /* caller loops on its own condition */
+  }
+}
+
+static int wait_acked(dfs_file *f, int max_unacked) {
+  while (f->nunacked > max_unacked) {
+    int rc = read_acks(f, 1);
+    if (rc) return fail(f, rc);
+  }
+  return 0;
+}
+
+static int send_pkt(dfs_file *f, struct dfs_pkt *p) {
+  struct dfs_packet_hdr h = {p->offset, p->seqno, p->data_len, p->flags};
+  dfs_packet_hdr_encode(&h, p->buf);
+  crc32c_chunks(p->data, p->data_len, DFS_CHUNK_SIZE, p->sums);
+  uint32_t sl = dfs_packet_sums_len(p->data_len);
+  struct iovec iov[3] = {{p->buf, DFS_PACKET_HDR_LEN}, {p->sums, sl}, {p->data, p->data_len}};
+  /* Queue first: the ack may come back before writev returns. */
+  if (f->unacked_tail) f->unacked_tail->next = p;
+  else f->unacked_head = p;
+  f->unacked_tail = p;
+  p->next = NULL;
+  f->nunacked++;
+  int rc = dfs_writev_full(dfs_conn_fd(f->pipe), iov, p->data_len ? 3 : 1,
+                           dfs_now_ms() + f->fs->timeout_ms);
+  if (rc) {
+    char who[300];
+    return fail(f, dfs_err_set(rc, "write %s: block blk_%llu: sending to DataNode %s: %s", f->path,
+                               (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
+                               dfs_strerror(rc)));
+  }
+  f->last_send_ms = dfs_now_ms();
+  rc = read_acks(f, 0);
+  if (rc) return fail(f, rc);
+  return wait_acked(f, WINDOW_PACKETS);
+}
+
+static void free_targets(dfs_file *f) {
+  if (f->addblock_resp) protobuf_c_message_free_unpacked(f->addblock_resp, NULL);
+  f->addblock_resp = NULL;
+  f->targets = NULL;
+  f->ntargets = 0;
+}
+
+/* Ask for a block and open its pipeline, excluding nodes that refused. */
+static int open_block(dfs_file *f) {
+  char *excluded[ADD_BLOCK_ATTEMPTS];
+  size_t nex = 0;
+  int rc = 0;
+  /* The block just finished, committed with its length by ADD_BLOCK. */
+  int have_prev = f->any_block;
+  uint64_t prev_id = f->blk_id, prev_gs = f->blk_gs, prev_len = f->block_bytes;
+  for (int attempt = 0; attempt < ADD_BLOCK_ATTEMPTS; attempt++) {
+    Dfs__AddBlockRequest r = DFS__ADD_BLOCK_REQUEST__INIT;
+    Dfs__Block prev = DFS__BLOCK__INIT;
+    r.path = dfs__bytes(f->path);
+    r.client_name = f->fs->client_name;
+    r.has_file_id = 1;
+    r.file_id = f->file_id;
+    if (have_prev) {
+      prev.id = prev_id;
+      prev.genstamp = prev_gs;
+      prev.num_bytes = prev_len;
+      r.previous = &prev;
+    }
+    r.exclude_uuids = excluded;
+    r.n_exclude_uuids = nex;
+    Dfs__AddBlockResponse *resp = NULL;
+    rc = dfs__nn_call(f->fs, DFS_M_ADD_BLOCK, &r.base, &dfs__add_block_response__descriptor,
+                      (ProtobufCMessage **)&resp, 0);
+    if (rc) break;
+    free_targets(f);
+    f->addblock_resp = &resp->base;
+    Dfs__LocatedBlock *lb = resp->block;
+    f->targets = lb->locs;
+    f->ntargets = lb->n_locs;
+    f->blk_id = lb->block->id;
+    f->blk_gs = lb->block->genstamp;
+    f->block_bytes = 0;
+    f->any_block = 1;
+    f->next_seqno = 0;
+    f->acklen = 0;
+    if (f->ntargets == 0) {
+      rc = dfs_err_set(DFS_ENODATANODE, "write %s: no DataNode for block blk_%llu", f->path,
+                       (unsigned long long)f->blk_id);
+      break;
+    }
+    char first[300];
+    dfs__dn_addr(f->targets[0], first, sizeof first);
+    rc = dfs_rpc_client_take(f->fs->rpc, first, f->fs->timeout_ms, &f->pipe);
+    const char *bad = first;
+    char badbuf[300];
+    if (rc == 0) {
+      Dfs__WriteBlockRequest w = DFS__WRITE_BLOCK_REQUEST__INIT;
+      Dfs__Block b = DFS__BLOCK__INIT;
+      b.id = f->blk_id;
+      b.genstamp = f->blk_gs;
+      w.block = &b;
+      w.targets = f->targets + 1;
+      w.n_targets = f->ntargets - 1;
+      w.client_name = f->fs->client_name;
+      w.stage = DFS__WRITE_STAGE__STAGE_CREATE;
+      Dfs__WriteBlockResponse *wr = NULL;
+      rc = dfs_conn_call(f->pipe, DFS_M_WRITE_BLOCK, &w.base, &dfs__write_block_response__descriptor,
+                         (ProtobufCMessage **)&wr, f->fs->timeout_ms);
+      if (rc == 0 && wr->status != 0) {
+        rc = wr->status < 0 ? wr->status : DFS_EPIPELINE;
+        if (wr->first_bad_link && *wr->first_bad_link) {
+          snprintf(badbuf, sizeof badbuf, "%s", wr->first_bad_link);
+          bad = badbuf;
+        }
+        dfs_err_set(rc, "write %s: block blk_%llu: pipeline setup failed at %s: %s", f->path,
+                    (unsigned long long)f->blk_id, bad,
+                    wr->message ? wr->message : dfs_strerror(rc));
+      }
+      if (wr) dfs__write_block_response__free_unpacked(wr, NULL);
+      if (rc == 0) {
+        dfs_sock_set_buffers(dfs_conn_fd(f->pipe), 4 << 20);
+        f->has_block = 1;
+        break;
+      }
+      dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
+      f->pipe = NULL;
+    }
+    /* Give the block back and try again without the node that failed. */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dfs_err_msg());
+    int keep = rc;
+    Dfs__AbandonBlockRequest ab = DFS__ABANDON_BLOCK_REQUEST__INIT;
+    Dfs__Block blk = DFS__BLOCK__INIT;
+    blk.id = f->blk_id;
+    blk.genstamp = f->blk_gs;
+    ab.block = &blk;
+    ab.path = dfs__bytes(f->path);
+    ab.client_name = f->fs->client_name;
+    dfs__nn_call(f->fs, DFS_M_ABANDON_BLOCK, &ab.base, NULL, NULL, 0);
+    for (size_t i = 0; i < f->ntargets; i++) {
+      char a[300];
+      dfs__dn_addr(f->targets[i], a, sizeof a);
+      if (strcmp(a, bad) == 0 && nex < ADD_BLOCK_ATTEMPTS) excluded[nex++] = strdup(f->targets[i]->id->uuid);
+    }
+    rc = dfs_err_set(keep, "%s", msg);
+  }
+  for (size_t i = 0; i < nex; i++) free(excluded[i]);
+  return rc ? fail(f, rc) : 0;
+}
+
+/* Send the empty LAST packet and wait until every packet of the block is
+ * acknowledged; the pipeline's connection goes back to the pool. */
+static int end_block(dfs_file *f) {
+  struct dfs_pkt *p = pkt_get(f);
+  if (!p) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+  p->offset = (int64_t)f->block_bytes - (int64_t)(f->block_bytes % DFS_CHUNK_SIZE);
+  p->seqno = f->next_seqno++;
+  p->flags = DFS_PKT_LAST;
+  /* An empty packet's offset must be chunk-aligned; the DataNode ignores it. */
+  int rc = send_pkt(f, p);
+  if (rc == 0) rc = wait_acked(f, 0);
+  if (rc) return rc;
+  dfs_rpc_client_give(f->fs->rpc, f->pipe, true);
+  f->pipe = NULL;
+  f->has_block = 0;
+  return 0;
+}
+
+/* Send the packet being filled. After a partial chunk (hflush), the next
+ * packet starts at that chunk and carries its bytes again (see
+ * docs/protocol.md). */
+static int flush_cur(dfs_file *f, uint8_t flags) {
+  struct dfs_pkt *p = f->cur;
+  if (!p) return 0;
+  f->cur = NULL;
+  p->seqno = f->next_seqno++;
+  p->flags = flags;
+  uint64_t end = (uint64_t)p->offset + p->data_len;
+  uint32_t partial = (uint32_t)(end % DFS_CHUNK_SIZE);
+  struct dfs_pkt *carry = NULL;
+  if (partial && end < f->blocksize) {
+    carry = pkt_get(f);
+    if (!carry) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+    carry->offset = (int64_t)(end - partial);
+    memcpy(carry->data, p->data + p->data_len - partial, partial);
+    carry->data_len = partial;
+  }
+  int rc = send_pkt(f, p);
+  if (rc) {
+    if (carry) pkt_put(f, carry);
+    return rc;
+  }
+  f->cur = carry;
+  return 0;
+}
+
+int dfs_create(dfs_fs *fs, const char *path, const struct dfs_create_opts *opts,
+               dfs_file **out) {
+  struct dfs_create_opts none = {0};
+  if (!opts) opts = &none;
+  Dfs__CreateRequest r = DFS__CREATE_REQUEST__INIT;
+  r.path = dfs__bytes(path);
+  r.permission = opts->permission ? opts->permission : 0644;
+  r.client_name = fs->client_name;
+  r.has_overwrite = 1;
+  r.overwrite = opts->overwrite;
+  r.has_create_parent = 1;
+  r.create_parent = !opts->no_create_parent;
+  r.has_replication = 1;
+  r.replication = opts->replication > 0 ? (uint32_t)opts->replication : fs->replication;
+  r.has_blocksize = 1;
+  r.blocksize = opts->blocksize ? opts->blocksize : fs->blocksize;
+  if (r.blocksize % DFS_CHUNK_SIZE)
+    return dfs_err_set(DFS_EINVAL, "create: %s: block size %llu is not a multiple of %d", path,
+                       (unsigned long long)r.blocksize, DFS_CHUNK_SIZE);
+  Dfs__CreateResponse *resp = NULL;
+  int rc = dfs__nn_call(fs, DFS_M_CREATE, &r.base, &dfs__create_response__descriptor,
+                        (ProtobufCMessage **)&resp, 0);
+  if (rc) return rc;
+  dfs_file *f = calloc(1, sizeof *f);
+  if (!f || !(f->path = strdup(path))) {
+    free(f);
+    dfs__create_response__free_unpacked(resp, NULL);
+    return dfs_err_set(DFS_ENOMEM, "out of memory");
+  }
+  f->fs = fs;
+  f->writing = 1;
+  f->file_id = resp->status->file_id;
+  f->blocksize = resp->status->blocksize ? resp->status->blocksize : r.blocksize;
+  f->replication = (int)r.replication;
+  f->packet_size = fs->packet_size;
+  dfs__create_response__free_unpacked(resp, NULL);
+  pthread_mutex_init(&f->mu, NULL);
+  dfs__writer_add(fs, f);
+  *out = f;
+  return 0;
+}
+
+ssize_t dfs_write(dfs_file *f, const void *buf, size_t len) {
+  if (!f->writing) return dfs_err_set(DFS_EBADF, "write: %s: file is open for reading", f->path);
+  if (f->failed)
+    return dfs_err_set(f->failed, "write: %s: the stream failed earlier: %s", f->path,
+                       dfs_strerror(f->failed));
+  const uint8_t *p = buf;
+  size_t left = len;
+  while (left) {
+    if (!f->has_block) {
+      int rc = open_block(f);
+      if (rc) return rc;
+    }
+    if (!f->cur) {
+      f->cur = pkt_get(f);
+      if (!f->cur) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+      f->cur->offset = (int64_t)f->block_bytes;
+    }
+    struct dfs_pkt *c = f->cur;
+    uint64_t room_pkt = f->packet_size - c->data_len;
+    uint64_t room_blk = f->blocksize - f->block_bytes;
+    size_t n = left;
+    if (n > room_pkt) n = (size_t)room_pkt;
+    if (n > room_blk) n = (size_t)room_blk;
+    memcpy(c->data + c->data_len, p, n);
+    c->data_len += (uint32_t)n;
+    f->block_bytes += n;
+    f->length += n;
+    p += n;
+    left -= n;
+    if (c->data_len == f->packet_size || f->block_bytes == f->blocksize) {
+      int rc = flush_cur(f, 0);
+      if (rc) return rc;
+    }
+    if (f->block_bytes == f->blocksize) {
+      int rc = end_block(f);
+      if (rc) return rc;
+    }
+  }
+  return (ssize_t)len;
+}
+
+static int flush_common(dfs_file *f, uint8_t flags) {
+  if (!f->writing) return dfs_err_set(DFS_EBADF, "hflush: %s: file is open for reading", f->path);
+  if (f->failed) return dfs_err_set(f->failed, "hflush: %s: the stream failed earlier", f->path);
+  if (!f->has_block) return 0; /* nothing written since the last block ended */
+  if (!f->cur || (f->cur->data_len == 0 && !(flags & DFS_PKT_SYNC))) {
+    int rc = wait_acked(f, 0);
+    return rc;
+  }
+  if (!f->cur) {
+    f->cur = pkt_get(f);
+    if (!f->cur) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+    f->cur->offset = (int64_t)f->block_bytes;
+  }
+  int rc = flush_cur(f, flags);
+  if (rc == 0) rc = wait_acked(f, 0);
+  return rc;
+}
+
+int dfs_hflush(dfs_file *f) { return flush_common(f, 0); }
+int dfs_hsync(dfs_file *f) { return flush_common(f, DFS_PKT_SYNC); }
+
+int dfs__writer_close(dfs_file *f) {
+  int rc = f->failed ? dfs_err_set(f->failed, "close: %s: the stream failed earlier: %s", f->path,
+                                   dfs_strerror(f->failed))
+                     : 0;
+  if (rc == 0 && f->has_block) {
+    if (f->cur && f->cur->data_len) rc = flush_cur(f, 0);
+    if (rc == 0) rc = end_block(f);
+  }
+  if (rc == 0) {
+    /* COMPLETE: the NameNode answers false until the last block has its
+     * minimum replicas reported; back off and ask again. */
+    Dfs__CompleteRequest r = DFS__COMPLETE_REQUEST__INIT;
+    Dfs__Block last = DFS__BLOCK__INIT;
+    r.path = dfs__bytes(f->path);
+    r.client_name = f->fs->client_name;
+    r.has_file_id = 1;
+    r.file_id = f->file_id;
+    if (f->any_block) {
+      last.id = f->blk_id;
+      last.genstamp = f->blk_gs;
+      last.num_bytes = f->block_bytes;
+      r.last = &last;
+    }
+    int64_t deadline = dfs_now_ms() + 60000;
+    useconds_t backoff = 5000;
+    for (;;) {
+      Dfs__CompleteResponse *resp = NULL;
+      rc = dfs__nn_call(f->fs, DFS_M_COMPLETE, &r.base, &dfs__complete_response__descriptor,
+                        (ProtobufCMessage **)&resp, 1);
+      if (rc) break;
+      int done = resp->result;
+      dfs__complete_response__free_unpacked(resp, NULL);
+      if (done) break;
+      if (dfs_now_ms() > deadline) {
+        rc = dfs_err_set(DFS_ETIMEDOUT,
+                         "close: %s: the NameNode did not see enough replicas of the last block "
+                         "within 60 s",
+                         f->path);
+        break;
+      }
+      usleep(backoff);
+      if (backoff < 400000) backoff *= 2;
+    }
+  }
+  if (f->pipe) dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
+  f->pipe = NULL;
+  dfs__writer_remove(f->fs, f);
+  if (f->cur) pkt_put(f, f->cur);
+  while (f->unacked_head) {
+    struct dfs_pkt *p = f->unacked_head;
+    f->unacked_head = p->next;
+    pkt_put(f, p);
+  }
+  while (f->free_pkts) {
+    struct dfs_pkt *p = f->free_pkts;
+    f->free_pkts = p->next;
+    free(p);
+  }
+  free_targets(f);
+  return rc;
+}
