@@ -47,7 +47,9 @@
   /* data transfer, served by datanodes */                                          \
   X(WRITE_BLOCK, 300, Dfs__WriteBlockRequest, Dfs__WriteBlockResponse)              \
   X(READ_BLOCK, 301, Dfs__ReadBlockRequest, Dfs__ReadBlockResponse)                 \
-  X(GET_REPLICA_VISIBLE_LENGTH, 302, Dfs__GetReplicaVisibleLengthRequest, Dfs__GetReplicaVisibleLengthResponse)
+  X(GET_REPLICA_VISIBLE_LENGTH, 302, Dfs__GetReplicaVisibleLengthRequest, Dfs__GetReplicaVisibleLengthResponse) \
+  X(INIT_REPLICA_RECOVERY, 303, Dfs__InitReplicaRecoveryRequest, Dfs__InitReplicaRecoveryResponse) \
+  X(UPDATE_REPLICA_UNDER_RECOVERY, 304, Dfs__UpdateReplicaUnderRecoveryRequest, Dfs__Empty)
 
 enum dfs_method {
 #define DFS__METHOD_ENUM(name, id, req, resp) DFS_M_##name = id,
