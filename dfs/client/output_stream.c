@@ -102,10 +102,10 @@ static int read_acks(dfs_file *f, int wait) {
   int fd = dfs_conn_fd(f->pipe);
   int64_t deadline = dfs_now_ms() + f->fs->timeout_ms;
   for (;;) {
-    int rc;
-    while ((rc = take_ack(f)) == 1) {
-    }
+    int rc, took = 0;
+    while ((rc = take_ack(f)) == 1) took = 1;
     if (rc < 0) return rc;
+    if (took) return 0; /* progress: let the caller re-check its condition */
     ssize_t r = recv(fd, f->ackbuf + f->acklen, sizeof f->ackbuf - f->acklen, MSG_DONTWAIT);
     if (r > 0) {
       f->acklen += (size_t)r;
