@@ -1,0 +1,91 @@
+/*
+ * datanode_manager.h - the DataNodes the NameNode knows: identity, rack,
+ * capacity figures, liveness, and the commands queued for each.
+ *
+ * A DataNode is known by its uuid. Its record is never freed while the
+ * NameNode runs (a dead node stays listed as dead, and block replicas and
+ * reply structures may point at it); strings are interned in the
+ * namesystem's string table, so pointers handed out stay valid even when a
+ * node re-registers from a new port.
+ *
+ * Not thread-safe: every function runs under the namesystem's namespace
+ * lock (write mode for anything that changes a record).
+ */
+#ifndef NN_DATANODE_MANAGER_H
+#define NN_DATANODE_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inode.h"
+#include "topology.h"
+#include "u64map.h"
+
+/* A queued RECOVER command: this node is the primary of a lease recovery. */
+struct nn_recover_cmd {
+  uint64_t id, gs, len, new_gs;
+  struct nn_datanode **holders; /* owned array; the nodes themselves are not */
+  size_t nholders;
+};
+
+struct nn_datanode {
+  uint32_t idx;            /* position in the manager's table */
+  const char *uuid;        /* interned */
+  const char *host;        /* interned; IP clients dial */
+  const char *hostname;    /* interned; for display */
+  const char *rack;        /* interned */
+  uint32_t port;
+  uint64_t capacity, dfs_used, remaining;
+  uint32_t xceivers, failed_volumes;
+  int64_t last_hb_ms;      /* monotonic ms of the last heartbeat/registration */
+  bool dead;
+  bool reported;           /* sent a full block report since registering */
+  uint64_t num_blocks;     /* replicas in the block map (== blocks.len) */
+  struct nn_u64map blocks; /* block id -> struct nn_block * of every replica
+                              here: full reports and deaths touch only these */
+  uint32_t report_gen;     /* bumped at each full block report */
+  uint64_t *inval;         /* queued INVALIDATE triples (id, gs, len), owned */
+  size_t ninval, cinval;   /* in triples */
+  struct nn_recover_cmd *recover; /* queued RECOVER commands, owned */
+  size_t nrecover;
+};
+
+struct nn_dnmgr {
+  struct nn_datanode **dns; /* owned table */
+  size_t n, cap;
+  const nn_topology *topo;  /* borrowed, outlives the manager */
+  nn_intern *strings;       /* borrowed */
+  int64_t dead_after_ms;    /* 2*recheck + 10*heartbeat */
+};
+
+void nn_dnmgr_init(struct nn_dnmgr *m, const nn_topology *topo, nn_intern *strings,
+                   int64_t dead_after_ms);
+void nn_dnmgr_free(struct nn_dnmgr *m);
+/* The node with this uuid, or NULL. */
+struct nn_datanode *nn_dnmgr_find(const struct nn_dnmgr *m, const char *uuid);
+/*
+ * Register (or re-register) a node at now_ms. host is what the DataNode
+ * reported; "0.0.0.0", "" or "::" are replaced by peer_ip. A known uuid
+ * keeps its record (and its replicas); its address and rack are updated.
+ * Returns 0 and *out, or DFS_ENOMEM / DFS_EINVAL (empty uuid).
+ */
+int nn_dnmgr_register(struct nn_dnmgr *m, const char *uuid, const char *host,
+                      uint32_t port, const char *hostname, const char *peer_ip,
+                      int64_t now_ms, struct nn_datanode **out);
+/* Mark nodes silent for dead_after_ms dead; calls on_dead(dn, arg) for
+ * each node that just died. Returns how many died. */
+int nn_dnmgr_check_dead(struct nn_dnmgr *m, int64_t now_ms,
+                        void (*on_dead)(struct nn_datanode *dn, void *arg), void *arg);
+/* Queue an INVALIDATE of one replica. 0 or DFS_ENOMEM. */
+int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
+                           uint64_t len);
+/* Queue a RECOVER command (holders copied). 0 or DFS_ENOMEM. */
+int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
+                        uint64_t new_gs, struct nn_datanode **holders, size_t n);
+/* Free an array of RECOVER commands. */
+void nn_recover_cmds_free(struct nn_recover_cmd *c, size_t n);
+/* Live nodes. */
+size_t nn_dnmgr_live(const struct nn_dnmgr *m);
+
+#endif
