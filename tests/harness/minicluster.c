@@ -211,6 +211,7 @@ int mc_start(const struct mc_opts *o, struct minicluster **out) {
   PROP("dfs.replication", rep);
   PROP("dfs.heartbeat.interval", "1");
   PROP("dfs.log.level", "INFO");
+  PROP("dfs.namenode.safemode.extension", "0"); /* as HDFS's MiniDFSCluster */
   for (const char *const *c = o->conf; c && *c; c++) {
     const char *eq = strchr(*c, '=');
     if (!eq) continue;
@@ -447,6 +448,5 @@ int mc_run_tests(const char *suite, const struct mc_test *tests) {
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
   CU_cleanup_registry();
-  kill_all();
   return failed ? 1 : 0;
 }
