@@ -44,6 +44,7 @@ struct dfs_pkt {
   int64_t offset;          /* in the block */
   int64_t seqno;
   uint32_t data_len;
+  uint32_t carried;        /* leading bytes already sent (hflush partial chunk) */
   uint8_t flags;
   uint8_t *sums;           /* within buf */
   uint8_t *data;           /* within buf */
@@ -56,6 +57,9 @@ struct dfs_file {
   int writing;
   struct dfs_file *next_writer;  /* fs->writers, guarded by fs->mu */
   int failed;                    /* sticky error code of a writer */
+  /* A writer's fields below are used by the thread calling dfs_write /
+   * hflush / close, which holds f->mu meanwhile; the lease renewer thread
+   * takes f->mu (trylock) only to send heartbeat packets on an idle pipeline. */
   /* ---- writer ---- */
   uint64_t file_id;
   uint64_t blocksize;
@@ -79,7 +83,8 @@ struct dfs_file {
   size_t acklen;
   uint64_t length;               /* bytes written to the file */
   /* ---- reader ---- */
-  pthread_mutex_t mu;            /* guards locs for concurrent preads */
+  pthread_mutex_t mu;            /* reader: guards locs for concurrent preads;
+                                    writer: held by the writing thread (above) */
   ProtobufCMessage *locs_resp;   /* Dfs__GetBlockLocationsResponse */
   uint64_t file_length;
   uint64_t pos;
@@ -103,6 +108,11 @@ int dfs__nn_call(dfs_fs *fs, uint16_t method, const ProtobufCMessage *req,
 /* Register / unregister an open writer (lease renewal, disconnect). */
 void dfs__writer_add(dfs_fs *fs, dfs_file *f);
 void dfs__writer_remove(dfs_fs *fs, dfs_file *f);
+
+/* Lease renewer: send a heartbeat packet on f's pipeline if it has been idle
+ * for half the socket timeout. Caller holds fs->mu; takes f->mu by trylock
+ * (never waits for a writer). */
+void dfs__writer_heartbeat(dfs_file *f);
 
 /* Writer and reader halves of dfs_file (output_stream.c, input_stream.c). */
 int dfs__writer_close(dfs_file *f);

@@ -17,9 +17,13 @@
 #include "errors.h"
 #include "net.h"
 
-/* The NameNode's soft lease limit is 60 s (HDFS); renewing every 10 s
- * leaves room for slow calls and restarts. */
-#define LEASE_RENEW_MS 10000
+/* Lease renewal follows HDFS: the lease's soft limit is 60 s and the
+ * client renews at half of it, so one failed renewal can be retried (each
+ * tick) long before the limit. The renewer thread also keeps idle write
+ * pipelines alive with heartbeat packets, hence a short tick. */
+#define LEASE_SOFT_LIMIT_MS 60000
+#define LEASE_RENEW_MS (LEASE_SOFT_LIMIT_MS / 2)
+#define RENEWER_TICK_MS 1000
 
 const char *dfs_error_message(void) { return dfs_err_msg(); }
 const char *dfs_error_string(int code) { return dfs_strerror(code); }
@@ -47,19 +51,31 @@ int dfs__nn_call(dfs_fs *fs, uint16_t method, const ProtobufCMessage *req,
 
 static void *renewer_main(void *arg) {
   dfs_fs *fs = arg;
+  int tick = RENEWER_TICK_MS;
+  if (fs->timeout_ms / 4 > 0 && fs->timeout_ms / 4 < tick) tick = fs->timeout_ms / 4;
+  int64_t last_renew = dfs_now_ms(); /* CREATE took the lease just now */
   pthread_mutex_lock(&fs->mu);
   while (!fs->stop_renewer) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += LEASE_RENEW_MS / 1000;
+    ts.tv_nsec += (long)tick * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
     pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
     if (fs->stop_renewer) break;
-    if (fs->nwriters == 0) continue;
+    if (fs->nwriters == 0) {
+      last_renew = dfs_now_ms();
+      continue;
+    }
+    for (dfs_file *f = fs->writers; f; f = f->next_writer) dfs__writer_heartbeat(f);
+    if (dfs_now_ms() - last_renew < LEASE_RENEW_MS) continue;
     pthread_mutex_unlock(&fs->mu);
     Dfs__RenewLeaseRequest r = DFS__RENEW_LEASE_REQUEST__INIT;
     r.client_name = fs->client_name;
-    dfs_rpc_call(fs->rpc, fs->nn_addr, DFS_M_RENEW_LEASE, &r.base, NULL, NULL, fs->timeout_ms);
+    int rc = dfs_rpc_call(fs->rpc, fs->nn_addr, DFS_M_RENEW_LEASE, &r.base, NULL, NULL,
+                          fs->timeout_ms);
     pthread_mutex_lock(&fs->mu);
+    if (rc == 0) last_renew = dfs_now_ms(); /* else: try again next tick */
   }
   pthread_mutex_unlock(&fs->mu);
   return NULL;

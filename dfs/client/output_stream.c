@@ -8,7 +8,9 @@
  * that pipeline recovery can resend them). Acks are read by the writing
  * thread itself: opportunistically (non-blocking) after each send, and
  * blocking when the window is full, on hflush and at the end of a block. No
- * responder thread, no context switch per packet.
+ * responder thread, no context switch per packet. An idle pipeline is kept
+ * alive by heartbeat packets that the lease renewer thread sends
+ * (dfs__writer_heartbeat) when nothing was sent for half the socket timeout.
  */
 #include <errno.h>
 #include <poll.h>
@@ -44,6 +46,7 @@ static struct dfs_pkt *pkt_get(dfs_file *f) {
   p->sums = p->buf + DFS_PACKET_HDR_LEN;
   p->data = p->sums + dfs_packet_sums_len(f->packet_size);
   p->data_len = 0;
+  p->carried = 0;
   p->flags = 0;
   p->offset = 0;
   p->seqno = 0;
@@ -128,8 +131,7 @@ static int read_acks(dfs_file *f, int wait) {
                          f->fs->timeout_ms);
     }
     struct pollfd pfd = {fd, POLLIN, 0};
-    poll(&pfd, 1, (int)left);
-    return 0; /* caller loops on its own condition */
+    poll(&pfd, 1, (int)left); /* readable, EINTR or timed out: the loop decides */
   }
 }
 
@@ -313,6 +315,7 @@ static int flush_cur(dfs_file *f, uint8_t flags) {
     carry->offset = (int64_t)(end - partial);
     memcpy(carry->data, p->data + p->data_len - partial, partial);
     carry->data_len = partial;
+    carry->carried = partial;
   }
   int rc = send_pkt(f, p);
   if (rc) {
@@ -365,7 +368,7 @@ int dfs_create(dfs_fs *fs, const char *path, const struct dfs_create_opts *opts,
   return 0;
 }
 
-ssize_t dfs_write(dfs_file *f, const void *buf, size_t len) {
+static ssize_t write_locked(dfs_file *f, const void *buf, size_t len) {
   if (!f->writing) return dfs_err_set(DFS_EBADF, "write: %s: file is open for reading", f->path);
   if (f->failed)
     return dfs_err_set(f->failed, "write: %s: the stream failed earlier: %s", f->path,
@@ -406,21 +409,68 @@ ssize_t dfs_write(dfs_file *f, const void *buf, size_t len) {
   return (ssize_t)len;
 }
 
-static int flush_common(dfs_file *f, uint8_t flags) {
-  if (!f->writing) return dfs_err_set(DFS_EBADF, "hflush: %s: file is open for reading", f->path);
-  if (f->failed) return dfs_err_set(f->failed, "hflush: %s: the stream failed earlier", f->path);
+ssize_t dfs_write(dfs_file *f, const void *buf, size_t len) {
+  pthread_mutex_lock(&f->mu);
+  ssize_t n = write_locked(f, buf, len);
+  pthread_mutex_unlock(&f->mu);
+  return n;
+}
+
+void dfs__writer_heartbeat(dfs_file *f) {
+  if (pthread_mutex_trylock(&f->mu) != 0) return; /* the writer is busy: not idle */
+  if (f->has_block && f->pipe && !f->failed &&
+      dfs_now_ms() - f->last_send_ms >= f->fs->timeout_ms / 2) {
+    uint8_t hb[DFS_PACKET_HDR_LEN];
+    struct dfs_packet_hdr h = {(int64_t)(f->block_bytes - f->block_bytes % DFS_CHUNK_SIZE), -1, 0,
+                               0};
+    dfs_packet_hdr_encode(&h, hb);
+    struct iovec iov = {hb, sizeof hb};
+    int rc = dfs_writev_full(dfs_conn_fd(f->pipe), &iov, 1, dfs_now_ms() + f->fs->timeout_ms);
+    if (rc) {
+      char who[300];
+      fail(f, dfs_err_set(rc, "write %s: block blk_%llu: heartbeat to DataNode %s: %s", f->path,
+                          (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
+                          dfs_strerror(rc)));
+    } else {
+      f->last_send_ms = dfs_now_ms();
+      if ((rc = read_acks(f, 0)) != 0) fail(f, rc);
+    }
+  }
+  pthread_mutex_unlock(&f->mu);
+}
+
+/* hflush / hsync: send what is buffered (also a partial chunk) and wait
+ * until every packet is acknowledged by the whole pipeline. With nothing new
+ * to send, hflush only waits; hsync sends an empty SYNC packet so that every
+ * node fsyncs what it has (as HDFS does). */
+static int flush_locked(dfs_file *f, uint8_t flags) {
+  const char *op = (flags & DFS_PKT_SYNC) ? "hsync" : "hflush";
+  if (!f->writing) return dfs_err_set(DFS_EBADF, "%s: %s: file is open for reading", op, f->path);
+  if (f->failed)
+    return dfs_err_set(f->failed, "%s: %s: the stream failed earlier: %s", op, f->path,
+                       dfs_strerror(f->failed));
   if (!f->has_block) return 0; /* nothing written since the last block ended */
-  if (!f->cur || (f->cur->data_len == 0 && !(flags & DFS_PKT_SYNC))) {
-    int rc = wait_acked(f, 0);
-    return rc;
+  int fresh = f->cur && f->cur->data_len > f->cur->carried;
+  if (!fresh && !(flags & DFS_PKT_SYNC)) return wait_acked(f, 0);
+  int rc;
+  if (fresh) {
+    rc = flush_cur(f, flags);
+  } else {
+    struct dfs_pkt *p = pkt_get(f);
+    if (!p) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+    p->offset = (int64_t)(f->block_bytes - f->block_bytes % DFS_CHUNK_SIZE);
+    p->seqno = f->next_seqno++;
+    p->flags = flags;
+    rc = send_pkt(f, p);
   }
-  if (!f->cur) {
-    f->cur = pkt_get(f);
-    if (!f->cur) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
-    f->cur->offset = (int64_t)f->block_bytes;
-  }
-  int rc = flush_cur(f, flags);
   if (rc == 0) rc = wait_acked(f, 0);
+  return rc;
+}
+
+static int flush_common(dfs_file *f, uint8_t flags) {
+  pthread_mutex_lock(&f->mu);
+  int rc = flush_locked(f, flags);
+  pthread_mutex_unlock(&f->mu);
   return rc;
 }
 
@@ -428,6 +478,7 @@ int dfs_hflush(dfs_file *f) { return flush_common(f, 0); }
 int dfs_hsync(dfs_file *f) { return flush_common(f, DFS_PKT_SYNC); }
 
 int dfs__writer_close(dfs_file *f) {
+  pthread_mutex_lock(&f->mu);
   int rc = f->failed ? dfs_err_set(f->failed, "close: %s: the stream failed earlier: %s", f->path,
                                    dfs_strerror(f->failed))
                      : 0;
@@ -473,6 +524,10 @@ int dfs__writer_close(dfs_file *f) {
   }
   if (f->pipe) dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
   f->pipe = NULL;
+  pthread_mutex_unlock(&f->mu);
+  /* Still listed until here so the lease is renewed while COMPLETE retries.
+   * The renewer looks at f only under fs->mu, so once this returns it never
+   * touches f (or f->mu) again. */
   dfs__writer_remove(f->fs, f);
   if (f->cur) pkt_put(f, f->cur);
   while (f->unacked_head) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "log.h"
 
 const struct dfs_conf_key dfs_conf_keys[] = {
 #define X(name, type, def, min, max, unit, desc) {name, type, def, min, max, unit, desc},
@@ -56,35 +57,43 @@ static int fail(const char *source, const char *key, const char *fmt, const char
   return dfs_err_set(DFS_ECONFIG, "%s: %s: %s", source, key, why);
 }
 
-/* Parse an integer with an optional suffix from `mult` (pairs of suffix and
- * multiplier). Returns 0 and *out, or -1. */
-static int parse_scaled(const char *s, const char *const *suf, const double *mult,
-                        double base_div, int64_t *out) {
+/* Parse "<number>[ ]<suffix>" where the suffix (case-insensitive) is one of
+ * suf[] or absent (*which = -1). Suffixes are tried in order, so "ms" must
+ * come before "m" and "s". Returns 0, or -1 if the text is not of that form. */
+static int parse_num_suffix(const char *s, const char *const *suf, double *v, int *which) {
   while (isspace((unsigned char)*s)) s++;
-  if (*s == '\0') return -1;
+  if (*s == '\0' || *s == '+' || strpbrk(s, "xX")) return -1;
+  /* strtod would take hex floats, "inf" and "nan": allow decimal only. */
+  for (const char *t = s; *t && !isalpha((unsigned char)*t); t++)
+    if (!isdigit((unsigned char)*t) && *t != '.' && *t != '-' && !isspace((unsigned char)*t))
+      return -1;
   char *end;
   errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !isfinite(v)) return -1;
+  *v = strtod(s, &end);
+  if (errno || end == s || !isfinite(*v)) return -1;
   while (isspace((unsigned char)*end)) end++;
-  double m = 1;
-  if (*end) {
-    size_t k;
-    for (k = 0; suf[k]; k++) {
-      size_t l = strlen(suf[k]);
-      if (strncasecmp(end, suf[k], l) == 0) {
-        const char *t = end + l;
-        while (isspace((unsigned char)*t)) t++;
-        if (*t == '\0') break;
+  *which = -1;
+  if (*end == '\0') return 0;
+  for (int k = 0; suf[k]; k++) {
+    size_t l = strlen(suf[k]);
+    if (strncasecmp(end, suf[k], l) == 0) {
+      const char *t = end + l;
+      while (isspace((unsigned char)*t)) t++;
+      if (*t == '\0') {
+        *which = k;
+        return 0;
       }
     }
-    if (!suf[k]) return -1;
-    m = mult[k];
   }
-  double r = v * m / base_div;
-  if (r > 9.2e18 || r < -9.2e18) return -1;
-  if (m == 1 && base_div == 1 && floor(v) != v) return -1; /* bare ints only */
-  *out = (int64_t)llround(r);
+  return -1;
+}
+
+/* r as an int64 if it is a whole number in range; else -1. */
+static int whole(double r, int64_t *out) {
+  if (!(r > -9.2e18 && r < 9.2e18)) return -1;
+  double w = nearbyint(r);
+  if (fabs(r - w) > 1e-9 * (fabs(r) > 1 ? fabs(r) : 1)) return -1;
+  *out = (int64_t)w;
   return 0;
 }
 
@@ -103,25 +112,33 @@ static int validate(const struct dfs_conf_key *k, const char *val, const char *s
     break;
   }
   case DFS_CONF_SIZE: {
+    /* Binary multiples, as Hadoop's getLongBytes; "1.5m" is allowed and
+     * rounded to a whole byte. */
     static const char *const suf[] = {"k", "m", "g", "t", "p", "b", NULL};
     static const double mult[] = {1024.0, 1048576.0, 1073741824.0, 1099511627776.0,
                                   1125899906842624.0, 1};
-    if (parse_scaled(val, suf, mult, 1, &i))
+    double v;
+    int w;
+    if (parse_num_suffix(val, suf, &v, &w) || ((w < 0 || w == 5) && whole(v, &i)) ||
+        (w >= 0 && w != 5 && whole(nearbyint(v * mult[w]), &i)))
       return fail(source, k->name, "value '%s' is not a size (a number with k, m, g, t or p)", val, 0);
     break;
   }
   case DFS_CONF_DURATION: {
+    /* A bare number is in the key's own unit; a suffixed one is converted
+     * and must come out whole ("1500ms" is not a whole number of seconds). */
     static const char *const suf[] = {"ms", "s", "m", "h", "d", NULL};
     static const double mult_ms[] = {1, 1000, 60000, 3600000, 86400000};
-    double div = (k->unit && strcmp(k->unit, "s") == 0) ? 1000 : 1;
-    /* A bare number is in the key's own unit. */
-    char *end;
-    errno = 0;
-    long long x = strtoll(val, &end, 10);
-    if (!errno && end != val && *end == '\0') {
-      i = x;
-    } else if (parse_scaled(val, suf, mult_ms, div, &i)) {
+    double unit_ms = (k->unit && strcmp(k->unit, "s") == 0) ? 1000 : 1;
+    double v;
+    int w;
+    if (parse_num_suffix(val, suf, &v, &w))
       return fail(source, k->name, "value '%s' is not a duration (a number with ms, s, m, h or d)", val, 0);
+    if (whole(w < 0 ? v : v * mult_ms[w] / unit_ms, &i)) {
+      char why[128];
+      snprintf(why, sizeof why, "value '%%s' is not a whole number of %s",
+               unit_ms == 1000 ? "seconds" : "milliseconds");
+      return fail(source, k->name, why, val, 0);
     }
     break;
   }
@@ -139,12 +156,16 @@ static int validate(const struct dfs_conf_key *k, const char *val, const char *s
     break;
   }
   case DFS_CONF_STRING:
+    /* The one string key with a closed set of values: refuse a typo at
+     * start-up rather than let a daemon fall back to some level. */
+    if (strcmp(k->name, "dfs.log.level") == 0 && dfs_log_level_parse(val) < 0)
+      return fail(source, k->name, "value '%s' is not DEBUG, INFO, WARN, ERROR or OFF", val, 0);
     break;
   case DFS_CONF_ADDR: {
     const char *colon = strrchr(val, ':');
-    char *end;
-    long p = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == val || colon[1] == '\0' || *end || p < 0 || p > 65535)
+    size_t nd = colon ? strspn(colon + 1, "0123456789") : 0;
+    long p = nd >= 1 && nd <= 5 ? strtol(colon + 1, NULL, 10) : -1;
+    if (!colon || colon == val || colon[1 + nd] != '\0' || p < 0 || p > 65535)
       return fail(source, k->name, "value '%s' is not a host:port address", val, 0);
     break;
   }
@@ -256,8 +277,11 @@ int dfs_conf_load_file(dfs_conf *c, const char *path, bool optional) {
                                             XML_PARSE_NOWARNING);
   if (!doc) {
     const xmlError *e = xmlGetLastError();
-    return dfs_err_set(DFS_ECONFIG, "%s: line %d: malformed XML: %s", path, e ? e->line : 0,
-                       e && e->message ? e->message : "parse error\n");
+    const char *m = e && e->message ? e->message : "parse error";
+    size_t ml = strlen(m);
+    while (ml && isspace((unsigned char)m[ml - 1])) ml--; /* libxml2 ends it with \n */
+    return dfs_err_set(DFS_ECONFIG, "%s: line %d: malformed XML: %.*s", path, e ? e->line : 0,
+                       (int)ml, m);
   }
   int rc = 0;
   xmlNode *root = xmlDocGetRootElement(doc);

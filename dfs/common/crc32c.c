@@ -5,13 +5,15 @@
  */
 #include "crc32c.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #define POLY 0x82F63B78u /* reflected Castagnoli polynomial */
 
+/* Written once under table_once, read-only afterwards. */
 static uint32_t table[8][256];
-static atomic_int table_ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void table_init(void) {
   for (uint32_t n = 0; n < 256; n++) {
@@ -22,11 +24,10 @@ static void table_init(void) {
   for (uint32_t n = 0; n < 256; n++)
     for (int k = 1; k < 8; k++)
       table[k][n] = (table[k - 1][n] >> 8) ^ table[0][table[k - 1][n] & 0xff];
-  atomic_store(&table_ready, 1);
 }
 
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len) {
-  if (!atomic_load(&table_ready)) table_init(); /* idempotent: same values */
+  pthread_once(&table_once, table_init);
   const uint8_t *p = buf;
   crc = ~crc;
   while (len && ((uintptr_t)p & 7)) {
@@ -73,18 +74,22 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc,
 }
 #endif
 
-static int hw_state = -1; /* -1 unknown; benign race: every thread computes the same */
+/* -1 unknown. Atomic (relaxed) so that threads racing on the first call
+ * are well defined: each computes the same answer and stores it. */
+static atomic_int hw_state = -1;
 
 int crc32c_hw_available(void) {
-  if (hw_state < 0) {
+  int s = atomic_load_explicit(&hw_state, memory_order_relaxed);
+  if (s < 0) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    hw_state = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    s = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 #else
-    hw_state = 0;
+    s = 0;
 #endif
+    atomic_store_explicit(&hw_state, s, memory_order_relaxed);
   }
-  return hw_state;
+  return s;
 }
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len) {

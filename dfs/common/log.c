@@ -36,6 +36,8 @@ void dfs__log(int level, const char *module, const char *fmt, ...) {
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
                    level_names[level], module);
+  if (n < 0) n = 0;
+  if ((size_t)n > sizeof line / 2) n = (int)(sizeof line / 2); /* absurd module name */
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -37,8 +37,12 @@ int dfs_path_normalize(const uint8_t *path, size_t len, size_t max_component,
     return dfs_err_set(DFS_EBADPATH, "Invalid path name: %s: not an absolute path", shown);
   if (memchr(path, 0, len))
     return dfs_err_set(DFS_EBADPATH, "Invalid path name: %s: contains a NUL byte", shown);
+  /* One trailing slash is dropped ("/a/b/" is "/a/b"); more than one is an
+   * empty component, as "//" and "/a//" are. */
+  if (len >= 2 && path[len - 1] == '/' && path[len - 2] == '/')
+    return dfs_err_set(DFS_EBADPATH, "Invalid path name: %s: empty component", shown);
   size_t n = len;
-  while (n > 1 && path[n - 1] == '/') n--; /* drop trailing slashes */
+  if (n > 1 && path[n - 1] == '/') n--;
   size_t i = 1;
   while (i < n) {
     size_t s = i;

@@ -13,10 +13,13 @@
  *
  * Lock order: client.mu only, never held during I/O.
  */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dfs_methods.h"
@@ -105,63 +108,103 @@ static int ensure(struct dfs_conn *k, size_t need) {
   return 0;
 }
 
-/* One call on a connection. *sent_any tells whether any reply byte arrived
- * or the send failed (used to decide whether a retry is safe). */
+/*
+ * Receive into buf[0, len) whatever the socket has, waiting until the
+ * deadline for the first byte. Returns the byte count (> 0), or
+ * DFS_ECONNRESET on EOF, DFS_ETIMEDOUT, -errno. Poll first: right after a
+ * request the reply is rarely there yet, so recv-first would cost an extra
+ * EAGAIN round trip through the kernel.
+ */
+static ssize_t recv_some(int fd, void *buf, size_t len, int64_t deadline) {
+  for (;;) {
+    int64_t left = deadline - dfs_now_ms();
+    if (left <= 0) return DFS_ETIMEDOUT;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+    if (r < 0 && errno != EINTR) return -errno;
+    if (r <= 0) continue; /* EINTR, or the deadline: checked above */
+    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+    if (n > 0) return n;
+    if (n == 0) return DFS_ECONNRESET;
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+    return errno == EPIPE ? DFS_ECONNRESET : -errno;
+  }
+}
+
+/*
+ * One call on a connection. *stale is set when the request could not be
+ * sent or the connection was found closed before any reply byte arrived
+ * (the retry rule of dfs_rpc_call()). `exact`: read no byte past the reply
+ * frame (a stream may follow it on this fd); otherwise one recv() may take
+ * the whole reply, and bytes past it are a protocol error (nothing may
+ * follow a plain call's reply).
+ */
 static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                     int timeout_ms, int *stale) {
+                     int timeout_ms, int exact, int *stale) {
   const char *mname = dfs_method_name(method);
   if (!mname) mname = "call";
   int64_t deadline = dfs_now_ms() + timeout_ms;
   size_t n = req ? protobuf_c_message_get_packed_size(req) : 0;
+  *stale = 0;
   if (n > k->max_body)
     return dfs_err_set(DFS_ETOOBIG, "%s to %s: request of %zu bytes exceeds the limit",
                        mname, k->addr, n);
-  if (ensure(k, n + 1)) return dfs_err_set(DFS_ENOMEM, "out of memory");
+  if (ensure(k, n > 4096 ? n : 4096)) return dfs_err_set(DFS_ENOMEM, "out of memory");
   if (n) protobuf_c_message_pack(req, k->buf);
   uint64_t id = ++k->next_call_id;
   struct dfs_rpc_hdr h = {DFS_RPC_MAGIC, DFS_RPC_VERSION, 0, method, id, 0, (uint32_t)n};
-  *stale = 0;
   int rc = dfs_rpc_send_frame(k->fd, &h, k->buf, deadline);
   if (rc) {
     *stale = 1;
     return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
   }
-  uint8_t hb[DFS_RPC_HDR_LEN];
-  /* The first byte separately tells "peer closed an idle connection" from
-   * "peer died mid-reply". */
-  rc = dfs_read_full(k->fd, hb, 1, deadline);
-  if (rc) {
-    if (rc == DFS_ECONNRESET || rc == -EPIPE) *stale = 1;
-    if (rc == DFS_ETIMEDOUT)
-      return dfs_err_set(rc, "%s to %s: no reply within %d ms", mname, k->addr, timeout_ms);
-    return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_strerror(rc));
+  /* The reply lands in k->buf: header at 0, body at DFS_RPC_HDR_LEN. */
+  size_t got = 0;
+  while (got < DFS_RPC_HDR_LEN) {
+    ssize_t r = recv_some(k->fd, k->buf + got, exact ? DFS_RPC_HDR_LEN - got : k->cap - got,
+                          deadline);
+    if (r < 0) {
+      rc = (int)r;
+      /* Closed before any reply byte: "peer closed an idle connection",
+       * as opposed to "peer died mid-reply". */
+      if (got == 0 && (rc == DFS_ECONNRESET || rc == -EPIPE)) *stale = 1;
+      if (rc == DFS_ETIMEDOUT)
+        return dfs_err_set(rc, "%s to %s: no reply within %d ms", mname, k->addr, timeout_ms);
+      return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_strerror(rc));
+    }
+    got += (size_t)r;
   }
-  rc = dfs_read_full(k->fd, hb + 1, sizeof hb - 1, deadline);
-  if (rc) return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
   struct dfs_rpc_hdr rh;
-  rc = dfs_rpc_hdr_decode(hb, sizeof hb, k->max_body, &rh);
+  rc = dfs_rpc_hdr_decode(k->buf, DFS_RPC_HDR_LEN, k->max_body, &rh);
   if (rc) return dfs_err_set(rc, "%s to %s: bad reply: %s", mname, k->addr, dfs_err_msg());
   if (!(rh.flags & DFS_RPC_F_REPLY) || (rh.call_id != id && rh.call_id != 0))
     return dfs_err_set(DFS_EPROTO, "%s to %s: reply out of step (call id %llu, expected %llu)",
                        mname, k->addr, (unsigned long long)rh.call_id,
                        (unsigned long long)id);
-  if (ensure(k, rh.body_len + 1)) return dfs_err_set(DFS_ENOMEM, "out of memory");
-  rc = dfs_read_full(k->fd, k->buf, rh.body_len, deadline);
-  if (rc) return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
+  size_t total = DFS_RPC_HDR_LEN + (size_t)rh.body_len;
+  if (got > total)
+    return dfs_err_set(DFS_EPROTO, "%s to %s: %zu unexpected bytes after the reply", mname,
+                       k->addr, got - total);
+  if (got < total) {
+    if (ensure(k, total)) return dfs_err_set(DFS_ENOMEM, "out of memory");
+    rc = dfs_read_full(k->fd, k->buf + got, total - got, deadline);
+    if (rc) return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
+  }
+  const uint8_t *body = k->buf + DFS_RPC_HDR_LEN;
   if (rh.status != 0) {
-    Dfs__RpcError *e = dfs__rpc_error__unpack(NULL, rh.body_len, k->buf);
+    Dfs__RpcError *e = dfs__rpc_error__unpack(NULL, rh.body_len, body);
     int code = rh.status < 0 ? rh.status : DFS_EREMOTE;
-    if (e && e->message)
+    if (e && e->message && e->message[0])
       dfs_err_set(code, "%s", e->message);
     else
       dfs_err_set(code, "%s to %s: %s", mname, k->addr, dfs_strerror(code));
     if (e) dfs__rpc_error__free_unpacked(e, NULL);
-    /* A rejected header means the server closes; the caller must not reuse. */
+    /* A reply to a rejected header (call id 0) means the server closes. */
     return rh.call_id != id ? DFS_EPROTO : code;
   }
   if (!resp_desc || !resp) return 0;
-  *resp = protobuf_c_message_unpack(resp_desc, NULL, rh.body_len, k->buf);
+  *resp = protobuf_c_message_unpack(resp_desc, NULL, rh.body_len, body);
   if (!*resp)
     return dfs_err_set(DFS_EPROTO, "%s to %s: malformed reply body (%u bytes)", mname,
                        k->addr, rh.body_len);
@@ -173,15 +216,28 @@ int dfs_conn_call(dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
                   int timeout_ms) {
   int stale;
   if (resp) *resp = NULL;
-  return conn_call(k, method, req, resp_desc, resp, timeout_ms > 0 ? timeout_ms : 60000,
+  return conn_call(k, method, req, resp_desc, resp, timeout_ms > 0 ? timeout_ms : 60000, 1,
                    &stale);
 }
 
-static int conn_open(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs_conn **out) {
+/* Open a connection and state the context. `what` names the call that
+ * needs it, so that a refused connection reads "CREATE to 127.0.0.1:8020:
+ * Connection refused". */
+static int conn_open(dfs_rpc_client *c, const char *addr, int timeout_ms, const char *what,
+                     dfs_conn **out) {
   if (strlen(addr) >= sizeof((struct dfs_conn *)0)->addr)
-    return dfs_err_set(DFS_EINVAL, "%s: address too long", addr);
+    return dfs_err_set(DFS_EINVAL, "%s to %s: address too long", what, addr);
   int fd = dfs_tcp_connect(addr, timeout_ms);
-  if (fd < 0) return fd;
+  if (fd < 0) {
+    /* dfs_tcp_connect says "<addr>: <why>"; keep the why. Copy first: the
+     * message buffer is the one dfs_err_set() writes. */
+    char why[512];
+    const char *m = dfs_err_msg();
+    size_t al = strlen(addr);
+    if (strncmp(m, addr, al) == 0 && m[al] == ':' && m[al + 1] == ' ') m += al + 2;
+    snprintf(why, sizeof why, "%s", m);
+    return dfs_err_set(fd, "%s to %s: %s", what, addr, why);
+  }
   struct dfs_conn *k = calloc(1, sizeof *k);
   if (!k) {
     close(fd);
@@ -194,7 +250,7 @@ static int conn_open(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs_co
   cc.user = c->user;
   cc.client_name = c->client_name;
   int stale;
-  int rc = conn_call(k, DFS_M_CONNECTION_CONTEXT, &cc.base, NULL, NULL, timeout_ms, &stale);
+  int rc = conn_call(k, DFS_M_CONNECTION_CONTEXT, &cc.base, NULL, NULL, timeout_ms, 0, &stale);
   if (rc) {
     conn_free(k);
     return rc;
@@ -215,9 +271,11 @@ static struct pool *find_pool(dfs_rpc_client *c, const char *addr, int create) {
   return p;
 }
 
-int dfs_rpc_client_take(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs_conn **out) {
+/* Borrow a pooled connection, or open one (always when `fresh`). */
+static int take(dfs_rpc_client *c, const char *addr, int timeout_ms, const char *what,
+                int fresh, dfs_conn **out) {
   pthread_mutex_lock(&c->mu);
-  struct pool *p = find_pool(c, addr, 0);
+  struct pool *p = fresh ? NULL : find_pool(c, addr, 0);
   if (p && p->idle) {
     struct dfs_conn *k = p->idle;
     p->idle = k->next;
@@ -229,9 +287,13 @@ int dfs_rpc_client_take(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs
     return 0;
   }
   pthread_mutex_unlock(&c->mu);
-  int rc = conn_open(c, addr, timeout_ms > 0 ? timeout_ms : c->o.timeout_ms, out);
+  int rc = conn_open(c, addr, timeout_ms > 0 ? timeout_ms : c->o.timeout_ms, what, out);
   if (rc == 0) (*out)->reused = 0;
   return rc;
+}
+
+int dfs_rpc_client_take(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs_conn **out) {
+  return take(c, addr, timeout_ms, "connect", 0, out);
 }
 
 void dfs_rpc_client_give(dfs_rpc_client *c, dfs_conn *k, bool reusable) {
@@ -239,6 +301,11 @@ void dfs_rpc_client_give(dfs_rpc_client *c, dfs_conn *k, bool reusable) {
   if (!reusable) {
     conn_free(k);
     return;
+  }
+  if (k->cap > (1u << 20)) { /* a big reply's buffer is not worth keeping */
+    free(k->buf);
+    k->buf = NULL;
+    k->cap = 0;
   }
   pthread_mutex_lock(&c->mu);
   struct pool *p = find_pool(c, k->addr, 1);
@@ -249,14 +316,7 @@ void dfs_rpc_client_give(dfs_rpc_client *c, dfs_conn *k, bool reusable) {
     k = NULL;
   }
   pthread_mutex_unlock(&c->mu);
-  if (k) {
-    if (k->cap > (1u << 20)) { /* do not keep a huge buffer around */
-      free(k->buf);
-      k->buf = NULL;
-      k->cap = 0;
-    }
-    conn_free(k);
-  }
+  if (k) conn_free(k);
 }
 
 int dfs_rpc_call(dfs_rpc_client *c, const char *addr, uint16_t method,
@@ -266,11 +326,14 @@ int dfs_rpc_call(dfs_rpc_client *c, const char *addr, uint16_t method,
   if (resp) *resp = NULL;
   for (int attempt = 0;; attempt++) {
     dfs_conn *k;
-    int rc = dfs_rpc_client_take(c, addr, timeout_ms, &k);
+    const char *mname = dfs_method_name(method);
+    /* The retry opens a fresh connection: the other idle ones to this
+     * address are likely as stale as the one that just failed. */
+    int rc = take(c, addr, timeout_ms, mname ? mname : "call", attempt > 0, &k);
     if (rc) return rc;
     int stale = 0;
     int reused = k->reused;
-    rc = conn_call(k, method, req, resp_desc, resp, timeout_ms, &stale);
+    rc = conn_call(k, method, req, resp_desc, resp, timeout_ms, 0, &stale);
     /* Error replies keep the connection in step; transport errors do not
      * (closing a healthy connection by mistake costs only a reconnect). */
     int transport = stale || rc == DFS_EPROTO || rc == DFS_ETIMEDOUT || rc == DFS_ECONNRESET ||

@@ -13,6 +13,8 @@
  *
  * Lock order: server.mu only; no handler runs under it.
  */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "dfs_methods.h"
@@ -35,8 +38,10 @@ struct conn {
   char peer_ip[64];
   char *user;
   char *client_name;
-  uint8_t *rbuf; /* request body */
-  size_t rcap;
+  /* Input buffer: bytes [rpos, rlen) of rbuf are received but not yet
+   * consumed. One recv() usually brings a whole frame (header and body). */
+  uint8_t *rbuf;
+  size_t rcap, rpos, rlen;
   uint8_t *wbuf; /* reply body */
   size_t wcap;
   struct conn *prev, *next; /* in srv->conns, guarded by srv->mu */
@@ -107,8 +112,39 @@ static int ensure(uint8_t **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-static int64_t idle_deadline(const dfs_rpc_server *s) {
-  return s->o.idle_timeout_ms > 0 ? dfs_now_ms() + s->o.idle_timeout_ms : 0;
+/*
+ * Make at least `need` unconsumed bytes available in c->rbuf, reading as
+ * much as the socket has (up to the buffer's size) in each recv(). Blocking
+ * recv: the idle timeout is the socket's SO_RCVTIMEO (set at accept), so a
+ * waiting connection costs one syscall per frame, not recv+poll+recv.
+ * 0, DFS_ECONNRESET on EOF, DFS_ETIMEDOUT when idle too long, -errno.
+ */
+static int fill(struct conn *c, size_t need) {
+  size_t have = c->rlen - c->rpos;
+  if (have >= need) return 0;
+  if (have == 0 && c->rcap > (1u << 20)) { /* do not keep a big frame's buffer */
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = 0;
+  }
+  if (c->rpos > 0) { /* move the partial frame to the front */
+    memmove(c->rbuf, c->rbuf + c->rpos, have);
+    c->rpos = 0;
+    c->rlen = have;
+  }
+  if (ensure(&c->rbuf, &c->rcap, need)) return DFS_ENOMEM;
+  while (c->rlen < need) {
+    ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    if (r > 0) {
+      c->rlen += (size_t)r;
+      continue;
+    }
+    if (r == 0) return DFS_ECONNRESET;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return DFS_ETIMEDOUT;
+    return -errno;
+  }
+  return 0;
 }
 
 /* Send a reply frame with an already packed body. */
@@ -159,16 +195,17 @@ int64_t dfs_rpc_call_deadline(const struct dfs_rpc_call *call) {
 static int serve_call(struct conn *c, const struct dfs_rpc_hdr *h) {
   dfs_rpc_server *s = c->srv;
   const char *mname = dfs_method_name(h->method);
-  if (ensure(&c->rbuf, &c->rcap, h->body_len ? h->body_len : 1)) return DFS_ENOMEM;
-  int rc = dfs_read_full(c->fd, c->rbuf, h->body_len, idle_deadline(s));
+  int rc = fill(c, h->body_len);
   if (rc) return rc;
+  const uint8_t *body = c->rbuf + c->rpos;
+  c->rpos += h->body_len; /* consumed; body stays valid until the next fill() */
   if (h->flags & DFS_RPC_F_REPLY) {
     send_error(c, h->method, h->call_id, DFS_EPROTO, "a reply frame was sent to a server");
     return 0;
   }
   if (h->method == DFS_M_CONNECTION_CONTEXT) {
     Dfs__ConnectionContext *cc =
-        dfs__connection_context__unpack(NULL, h->body_len, c->rbuf);
+        dfs__connection_context__unpack(NULL, h->body_len, body);
     if (!cc) return send_error(c, h->method, h->call_id, DFS_EPROTO,
                                "CONNECTION_CONTEXT: malformed request body"), 0;
     free(c->user);
@@ -186,7 +223,15 @@ static int serve_call(struct conn *c, const struct dfs_rpc_hdr *h) {
     LOG_DEBUG(s->name, "%s: %s", c->peer, msg);
     return send_error(c, h->method, h->call_id, DFS_EMETHOD, msg) ? -1 : 0;
   }
-  ProtobufCMessage *req = protobuf_c_message_unpack(m->req_desc, NULL, h->body_len, c->rbuf);
+  if ((m->flags & DFS_RPC_STREAM) && c->rpos < c->rlen) {
+    /* The peer sent bytes after a stream call's frame without waiting for
+     * the reply; the handler reads the raw fd and would miss them. None of
+     * our stream flows does that (rpc.h), so it is a protocol error. */
+    send_error(c, h->method, h->call_id, DFS_EPROTO,
+               "data sent after a stream request before its reply");
+    return DFS_EPROTO;
+  }
+  ProtobufCMessage *req = protobuf_c_message_unpack(m->req_desc, NULL, h->body_len, body);
   if (!req) {
     char msg[128];
     snprintf(msg, sizeof msg, "%s: malformed request body (%u bytes)", m->name, h->body_len);
@@ -230,13 +275,40 @@ static void conn_unlink_free(struct conn *c) {
   free(c);
 }
 
+/*
+ * After refusing a frame header: stop sending, then read and discard what
+ * the peer still sends (at most `expect` bytes plus a little, for at most
+ * two seconds) before the close. Why: closing a socket with unread input
+ * makes the kernel send a reset, which can destroy our error reply in the
+ * peer's receive buffer before it reads it (a client sending an oversized
+ * request is still writing its body when we answer DFS_ETOOBIG).
+ */
+static void lingering_close(struct conn *c, uint32_t expect) {
+  shutdown(c->fd, SHUT_WR);
+  uint64_t left = (uint64_t)expect + 65536;
+  if (left > (64u << 20)) left = 64u << 20;
+  int64_t deadline = dfs_now_ms() + 2000;
+  uint8_t junk[16384];
+  while (left > 0) {
+    size_t n = left < sizeof junk ? (size_t)left : sizeof junk;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int64_t wait = deadline - dfs_now_ms();
+    if (wait <= 0 || poll(&p, 1, (int)wait) <= 0) break;
+    ssize_t r = recv(c->fd, junk, n, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+    if (r > 0) left -= (uint64_t)r;
+  }
+}
+
 static void *conn_main(void *arg) {
   struct conn *c = arg;
   dfs_rpc_server *s = c->srv;
   for (;;) {
-    uint8_t hb[DFS_RPC_HDR_LEN];
-    int rc = dfs_read_full(c->fd, hb, sizeof hb, idle_deadline(s));
+    int rc = fill(c, DFS_RPC_HDR_LEN);
     if (rc) break; /* closed, idle too long, or shut down */
+    uint8_t hb[DFS_RPC_HDR_LEN];
+    memcpy(hb, c->rbuf + c->rpos, sizeof hb);
+    c->rpos += DFS_RPC_HDR_LEN;
     struct dfs_rpc_hdr h;
     rc = dfs_rpc_hdr_decode(hb, sizeof hb, s->o.max_body, &h);
     if (rc) {
@@ -247,7 +319,7 @@ static void *conn_main(void *arg) {
                     ((uint64_t)hb[11] << 32) | ((uint64_t)hb[12] << 24) |
                     ((uint64_t)hb[13] << 16) | ((uint64_t)hb[14] << 8) | hb[15];
       send_error(c, (uint16_t)((hb[6] << 8) | hb[7]), id, rc, msg);
-      shutdown(c->fd, SHUT_WR);
+      lingering_close(c, h.body_len);
       break;
     }
     if (serve_call(c, &h) < 0) break;
@@ -270,6 +342,10 @@ static void *accept_main(void *arg) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (s->o.idle_timeout_ms > 0) { /* see fill() */
+      struct timeval tv = {s->o.idle_timeout_ms / 1000, (s->o.idle_timeout_ms % 1000) * 1000};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
       close(fd);

@@ -1,341 +1,154 @@
 /*
- * cmd_fs.c - the file subcommands of `dfs` (put, get, cat, ls, mkdir, rm,
- * mv, stat, du, setrep, chmod, chown, test, touchz, count), with the flags
- * and messages of `hdfs dfs`.
+ * cmd_fs.c - the namespace subcommands of `dfs` (ls, mkdir, rm, rmdir, mv,
+ * stat, du, count, setrep, chmod, chown, chgrp, test, touchz), with the
+ * flags, columns and messages of `hdfs dfs`.
+ *
+ * Each subcommand goes on with its remaining arguments after an error on one
+ * of them and exits 1 if any failed, as hdfs does. Paths in output keep the
+ * form the user gave (relative stays relative), as hdfs prints them.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "errors.h"
+#include "net.h"
 
-#define COPY_BUF (4u << 20)
+#define NO_SUCH "No such file or directory"
 
-/* Parse leading flags (letters in `allowed`) into `set`; returns the index
- * of the first operand, or -1 on an unknown flag. */
-static int flags(int argc, char **argv, const char *allowed, char *set, size_t setcap) {
-  size_t n = 0;
-  set[0] = '\0';
-  int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || a[1] == '\0') break;
-    if (strcmp(a, "--") == 0) {
-      i++;
-      break;
-    }
-    for (const char *p = a + 1; *p; p++) {
-      if (!strchr(allowed, *p)) {
-        fprintf(stderr, "-%c: unknown option\n", *p);
-        return -1;
-      }
-      if (n + 1 < setcap) set[n++] = *p, set[n] = '\0';
-    }
-  }
+/* Parse options; on an unknown one print it and return CLI_USAGE. */
+static int opts(struct cli *c, int argc, char **argv, const char *letters,
+                const char *const *words, unsigned *wset, char *set, size_t cap) {
+  char bad[64];
+  int i = cli_flags(argc, argv, letters, words, wset, set, cap, bad, sizeof bad);
+  if (i < 0) fprintf(stderr, "%s: Illegal option %s\n", c->cmd, bad);
   return i;
 }
-#define HAS(set, ch) (strchr((set), (ch)) != NULL)
 
-static bool is_dir(dfs_fs *fs, const char *p) {
-  struct dfs_stat st;
-  if (dfs_stat(fs, p, &st) != 0) return false;
-  bool d = st.type == DFS_TYPE_DIR;
-  dfs_stat_clear(&st);
-  return d;
+/* The path shown for child `name` of the argument `arg` ("" = no argument:
+ * the home directory, shown as bare names, as `hdfs dfs -ls`). */
+static char *display_child(const char *arg, const char *name) {
+  if (!*arg) return strdup(name);
+  return cli_join(arg, name);
 }
 
-static char *join(const char *dir, const char *name) {
-  char *out;
-  size_t dl = strlen(dir);
-  if (asprintf(&out, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", name) < 0) return NULL;
-  return out;
-}
+/* ---- ls ------------------------------------------------------------------------------ */
 
-static const char *base(const char *p) {
-  size_t l = strlen(p);
-  while (l > 1 && p[l - 1] == '/') l--;
-  const char *s = p + l;
-  while (s > p && s[-1] != '/') s--;
-  return s;
-}
+struct ls_opts {
+  bool rec, human, dir_only;
+};
 
-/* ---- put ------------------------------------------------------------------ */
-
-static int put_one(struct cli *c, const char *local, const char *dst, bool overwrite, bool keep) {
-  dfs_fs *fs = c->fs;
-  int fd = strcmp(local, "-") == 0 ? 0 : open(local, O_RDONLY);
-  if (fd < 0) {
-    fprintf(stderr, "%s: %s: %s\n", c->cmd, local, strerror(errno));
-    return 1;
-  }
-  struct stat st = {0};
-  fstat(fd, &st);
-  if (S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "%s: %s: Is a directory (directories are not copied)\n", c->cmd, local);
-    if (fd) close(fd);
-    return 1;
-  }
-  struct dfs_create_opts o = {.overwrite = overwrite};
-  if (keep) o.permission = st.st_mode & 0777;
-  dfs_file *f;
-  int rc = dfs_create(fs, dst, &o, &f);
-  if (rc) {
-    if (fd) close(fd);
-    return cli_errp(c, dst, rc);
-  }
-  uint8_t *buf = malloc(COPY_BUF);
-  struct progress pr;
-  progress_start(&pr, base(dst), S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
-  uint64_t done = 0;
-  int ret = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, COPY_BUF);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      fprintf(stderr, "%s: %s: %s\n", c->cmd, local, strerror(errno));
-      ret = 1;
-      break;
-    }
-    if (n == 0) break;
-    if (dfs_write(f, buf, (size_t)n) < 0) {
-      ret = cli_err(c, 0);
-      break;
-    }
-    done += (uint64_t)n;
-    progress_update(&pr, done);
-  }
-  free(buf);
-  if (fd) close(fd);
-  rc = dfs_close(f);
-  progress_end(&pr);
-  if (rc && !ret) ret = cli_err(c, rc);
-  if (ret) {
-    dfs_delete(fs, dst, false); /* no half-copied file under the name */
-    return ret;
-  }
-  if (keep && fd != 0) dfs_set_times(fs, dst, (int64_t)st.st_mtime * 1000, (int64_t)st.st_atime * 1000);
-  return 0;
-}
-
-int cmd_put(struct cli *c, int argc, char **argv) {
-  char fl[16];
-  int i = flags(argc, argv, "fpdl", fl, sizeof fl);
-  if (i < 0 || argc - i < 1) return -1;
-  if (!cli_fs(c)) return 1;
-  int nsrc = argc - i - 1;
-  char *dst = cli_abs(c, argc - i == 1 ? "." : argv[argc - 1]);
-  if (nsrc == 0) nsrc = 1; /* "put file" puts into the home directory */
-  bool dst_dir = is_dir(c->fs, dst);
-  if (nsrc > 1 && !dst_dir) {
-    fprintf(stderr, "%s: %s: Is not a directory\n", c->cmd, dst);
-    free(dst);
-    return 1;
-  }
-  int ret = 0;
-  for (int k = 0; k < nsrc; k++) {
-    const char *src = argv[i + k];
-    char *target = dst_dir ? join(dst, strcmp(src, "-") == 0 ? "stdin" : base(src)) : strdup(dst);
-    ret |= put_one(c, src, target, HAS(fl, 'f'), HAS(fl, 'p'));
-    free(target);
-  }
-  free(dst);
-  return ret;
-}
-
-/* ---- get / cat ---------------------------------------------------------------- */
-
-static int copy_out(struct cli *c, const char *src, int fd, const char *label) {
-  dfs_file *f;
-  int rc = dfs_open(c->fs, src, &f);
-  if (rc) return cli_errp(c, src, rc);
-  uint8_t *buf = malloc(COPY_BUF);
-  struct progress pr;
-  progress_start(&pr, label, (uint64_t)dfs_file_length(f));
-  uint64_t done = 0;
-  int ret = 0;
-  for (;;) {
-    ssize_t n = dfs_read(f, buf, COPY_BUF);
-    if (n < 0) {
-      ret = cli_err(c, (int)n);
-      break;
-    }
-    if (n == 0) break;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(fd, buf + off, (size_t)(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        fprintf(stderr, "%s: write: %s\n", c->cmd, strerror(errno));
-        ret = 1;
-        break;
-      }
-      off += w;
-    }
-    if (ret) break;
-    done += (uint64_t)n;
-    if (label) progress_update(&pr, done);
-  }
-  if (label) progress_end(&pr);
-  free(buf);
-  dfs_close(f);
-  return ret;
-}
-
-int cmd_get(struct cli *c, int argc, char **argv) {
-  char fl[16];
-  int i = flags(argc, argv, "fpc", fl, sizeof fl);
-  if (i < 0 || argc - i < 1) return -1;
-  if (!cli_fs(c)) return 1;
-  int nsrc = argc - i - 1;
-  const char *ldst = nsrc ? argv[argc - 1] : ".";
-  if (nsrc == 0) nsrc = 1;
-  struct stat lst;
-  bool ldir = stat(ldst, &lst) == 0 && S_ISDIR(lst.st_mode);
-  if (nsrc > 1 && !ldir) {
-    fprintf(stderr, "%s: %s: Is not a directory\n", c->cmd, ldst);
-    return 1;
-  }
-  int ret = 0;
-  for (int k = 0; k < nsrc; k++) {
-    char *src = cli_abs(c, argv[i + k]);
-    char *target = ldir ? join(ldst, base(src)) : strdup(ldst);
-    if (!HAS(fl, 'f') && access(target, F_OK) == 0) {
-      fprintf(stderr, "%s: %s: File exists\n", c->cmd, target);
-      ret = 1;
-    } else {
-      char tmp[4096];
-      snprintf(tmp, sizeof tmp, "%s._COPYING_", target);
-      int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd < 0) {
-        fprintf(stderr, "%s: %s: %s\n", c->cmd, tmp, strerror(errno));
-        ret = 1;
-      } else {
-        int r = copy_out(c, src, fd, base(src));
-        if (close(fd) != 0 && !r) {
-          fprintf(stderr, "%s: %s: %s\n", c->cmd, tmp, strerror(errno));
-          r = 1;
-        }
-        if (r == 0 && rename(tmp, target) != 0) {
-          fprintf(stderr, "%s: %s: %s\n", c->cmd, target, strerror(errno));
-          r = 1;
-        }
-        if (r) unlink(tmp);
-        ret |= r;
-      }
-    }
-    free(src);
-    free(target);
-  }
-  return ret;
-}
-
-int cmd_cat(struct cli *c, int argc, char **argv) {
-  if (argc < 2) return -1;
-  if (!cli_fs(c)) return 1;
-  int ret = 0;
-  for (int i = 1; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
-    ret |= copy_out(c, p, 1, NULL);
-    free(p);
-  }
-  return ret;
-}
-
-/* ---- ls -------------------------------------------------------------------------- */
-
-static void ls_line(const struct dfs_stat *s, const char *path, bool human) {
-  char perm[11], size[32], when[32];
-  cli_fmt_perm(s->permission, s->type == DFS_TYPE_DIR, perm);
-  cli_fmt_size(s->length, human, size, sizeof size);
-  cli_fmt_time(s->mtime_ms, when, sizeof when);
-  char rep[16];
-  if (s->type == DFS_TYPE_DIR) snprintf(rep, sizeof rep, "-");
-  else snprintf(rep, sizeof rep, "%d", s->replication);
-  printf("%s %3s %s %s %10s %s %s\n", perm, rep, s->owner, s->group, size, when, path);
-}
-
-static int ls_dir(struct cli *c, const char *path, bool rec, bool human, bool header) {
+static int ls_dir(struct cli *c, const char *path, const char *shown, const struct ls_opts *o) {
   struct dfs_stat *e;
   size_t n;
   int rc = dfs_list(c->fs, path, &e, &n);
-  if (rc) return cli_errp(c, path, rc);
-  if (header) printf("Found %zu items\n", n);
+  if (rc) return cli_errp(c, *shown ? shown : path, rc);
+  if (!o->rec && n) printf("Found %zu items\n", n);
+  struct cli_ls_widths w;
+  cli_ls_widths(e, n, o->human, &w);
   int ret = 0;
   for (size_t i = 0; i < n; i++) {
-    char *full = join(path, e[i].name);
-    ls_line(&e[i], full, human);
-    if (rec && e[i].type == DFS_TYPE_DIR) ret |= ls_dir(c, full, rec, human, false);
+    char *full = cli_join(path, e[i].name), *disp = display_child(shown, e[i].name);
+    if (!full || !disp) {
+      free(full);
+      free(disp);
+      ret = cli_fail(c, path, "out of memory");
+      break;
+    }
+    cli_ls_line(stdout, &e[i], disp, o->human, &w, false);
+    if (o->rec && e[i].type == DFS_TYPE_DIR) ret |= ls_dir(c, full, disp, o);
     free(full);
+    free(disp);
   }
   dfs_stats_free(e, n);
   return ret;
 }
 
 int cmd_ls(struct cli *c, int argc, char **argv) {
-  char fl[16];
-  int i = flags(argc, argv, "Rhdt", fl, sizeof fl);
-  if (i < 0) return -1;
+  char fl[8];
+  int i = opts(c, argc, argv, "Rhdt", NULL, NULL, fl, sizeof fl);
+  if (i < 0) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
-  int ret = 0;
-  int nargs = argc - i;
+  struct ls_opts o = {CLI_HAS(fl, 'R'), CLI_HAS(fl, 'h'), CLI_HAS(fl, 'd')};
+  int ret = 0, nargs = argc - i;
   for (int k = 0; k < (nargs ? nargs : 1); k++) {
-    char *p = cli_abs(c, nargs ? argv[i + k] : ".");
+    const char *arg = nargs ? argv[i + k] : "";
+    char *p = cli_abs(c, *arg ? arg : ".");
     struct dfs_stat st;
     int rc = dfs_stat(c->fs, p, &st);
     if (rc) {
-      fprintf(stderr, "ls: `%s': No such file or directory\n", nargs ? argv[i + k] : p);
-      ret = 1;
-    } else if (st.type == DFS_TYPE_DIR && !HAS(fl, 'd')) {
-      ret |= ls_dir(c, p, HAS(fl, 'R'), HAS(fl, 'h'), !HAS(fl, 'R'));
+      ret |= rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : p, NO_SUCH) : cli_errp(c, arg, rc);
     } else {
-      ls_line(&st, p, HAS(fl, 'h'));
+      if (st.type == DFS_TYPE_DIR && !o.dir_only) {
+        ret |= ls_dir(c, p, arg, &o);
+      } else {
+        struct cli_ls_widths w;
+        cli_ls_widths(&st, 1, o.human, &w);
+        cli_ls_line(stdout, &st, *arg ? arg : ".", o.human, &w, false);
+      }
+      dfs_stat_clear(&st);
     }
-    if (rc == 0) dfs_stat_clear(&st);
     free(p);
   }
   return ret;
 }
 
-/* ---- mkdir / rm / rmdir / mv ------------------------------------------------------- */
+/* ---- mkdir / rm / rmdir / mv ------------------------------------------------------------ */
+
+/* 0 missing, 1 file, 2 directory, -1 error (printed). */
+static int kind_of(struct cli *c, const char *path, const char *arg) {
+  struct dfs_stat st;
+  int rc = dfs_stat(c->fs, path, &st);
+  if (rc == DFS_ENOENT) return 0;
+  if (rc) {
+    cli_errp(c, arg, rc);
+    return -1;
+  }
+  int k = st.type == DFS_TYPE_DIR ? 2 : 1;
+  dfs_stat_clear(&st);
+  return k;
+}
+
+static char *parent_of(const char *p) {
+  char *parent = strdup(p);
+  if (!parent) return NULL;
+  char *slash = strrchr(parent, '/');
+  if (slash == parent) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  return parent;
+}
 
 int cmd_mkdir(struct cli *c, int argc, char **argv) {
-  char fl[8];
-  int i = flags(argc, argv, "p", fl, sizeof fl);
-  if (i < 0 || i >= argc) return -1;
+  char fl[4];
+  int i = opts(c, argc, argv, "p", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || i >= argc) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
+  bool parents = CLI_HAS(fl, 'p');
   int ret = 0;
   for (; i < argc; i++) {
     char *p = cli_abs(c, argv[i]);
-    struct dfs_stat st;
-    if (dfs_stat(c->fs, p, &st) == 0) {
-      bool dir = st.type == DFS_TYPE_DIR;
-      dfs_stat_clear(&st);
-      if (!HAS(fl, 'p') || !dir) {
-        fprintf(stderr, "mkdir: `%s': File exists\n", p);
-        ret = 1;
-      }
-    } else {
-      if (!HAS(fl, 'p')) {
-        char *parent = strdup(p);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) *slash = '\0';
-        else if (slash) slash[1] = '\0';
-        if (!is_dir(c->fs, parent)) {
-          fprintf(stderr, "mkdir: `%s': No such file or directory\n", parent);
-          ret = 1;
-          free(parent);
-          free(p);
-          continue;
-        }
+    int k = kind_of(c, p, argv[i]);
+    if (k < 0) {
+      ret = 1;
+    } else if (k == 1 || (k == 2 && !parents)) {
+      ret = cli_fail(c, argv[i], k == 1 && parents ? "Is not a directory" : "File exists");
+    } else if (k == 0) {
+      int pk = 2;
+      if (!parents) {
+        char *parent = parent_of(p);
+        pk = parent ? kind_of(c, parent, parent) : -1;
         free(parent);
       }
-      int rc = dfs_mkdirs(c->fs, p, 0755);
-      if (rc) ret |= cli_errp(c, p, rc);
+      if (pk < 0) ret = 1;
+      else if (pk == 0) ret = cli_fail(c, argv[i], NO_SUCH);
+      else if (pk == 1) ret = cli_fail(c, argv[i], "Is not a directory");
+      else {
+        int rc = dfs_mkdirs(c->fs, p, 0);
+        if (rc) ret = cli_errp(c, argv[i], rc);
+      }
     }
     free(p);
   }
@@ -343,32 +156,31 @@ int cmd_mkdir(struct cli *c, int argc, char **argv) {
 }
 
 int cmd_rm(struct cli *c, int argc, char **argv) {
-  char fl[16];
-  int i = flags(argc, argv, "rRf", fl, sizeof fl);
-  if (i < 0 || i >= argc) return -1;
+  static const char *const words[] = {"-skipTrash", "-safely", NULL};
+  char fl[8];
+  unsigned ws;
+  int i = opts(c, argc, argv, "rRf", words, &ws, fl, sizeof fl);
+  if (i < 0) return CLI_USAGE;
+  bool rec = CLI_HAS(fl, 'r') || CLI_HAS(fl, 'R'), force = CLI_HAS(fl, 'f');
+  if (i >= argc) return force ? 0 : CLI_USAGE;
   if (!cli_fs(c)) return 1;
-  bool rec = HAS(fl, 'r') || HAS(fl, 'R');
   int ret = 0;
   for (; i < argc; i++) {
     char *p = cli_abs(c, argv[i]);
-    struct dfs_stat st;
-    int rc = dfs_stat(c->fs, p, &st);
-    if (rc) {
-      if (!HAS(fl, 'f')) {
-        fprintf(stderr, "rm: `%s': No such file or directory\n", argv[i]);
-        ret = 1;
-      }
+    int k = kind_of(c, p, argv[i]);
+    if (k < 0) {
+      ret = 1;
+    } else if (k == 0) {
+      if (!force) ret = cli_fail(c, argv[i], NO_SUCH);
+    } else if (k == 2 && !rec) {
+      ret = cli_fail(c, argv[i], "Is a directory");
+    } else if (strcmp(p, "/") == 0) {
+      ret = cli_fail(c, argv[i], "Input/output error: Recursive delete of the root is not allowed");
     } else {
-      bool dir = st.type == DFS_TYPE_DIR;
-      dfs_stat_clear(&st);
-      if (dir && !rec) {
-        fprintf(stderr, "rm: `%s': Is a directory\n", argv[i]);
-        ret = 1;
-      } else if ((rc = dfs_delete(c->fs, p, rec)) != 0) {
-        ret |= cli_errp(c, p, rc);
-      } else {
-        printf("Deleted %s\n", argv[i]);
-      }
+      int rc = dfs_delete(c->fs, p, rec);
+      if (rc == DFS_ENOENT && force) rc = 0; /* raced with another delete */
+      else if (rc) ret = cli_errp(c, argv[i], rc);
+      else printf("Deleted %s\n", argv[i]);
     }
     free(p);
   }
@@ -376,22 +188,23 @@ int cmd_rm(struct cli *c, int argc, char **argv) {
 }
 
 int cmd_rmdir(struct cli *c, int argc, char **argv) {
-  if (argc < 2) return -1;
+  static const char *const words[] = {"--ignore-fail-on-non-empty", NULL};
+  char fl[4];
+  unsigned ws = 0;
+  int i = opts(c, argc, argv, "", words, &ws, fl, sizeof fl);
+  if (i < 0 || i >= argc) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
   int ret = 0;
-  for (int i = 1; i < argc; i++) {
+  for (; i < argc; i++) {
     char *p = cli_abs(c, argv[i]);
-    if (!is_dir(c->fs, p)) {
-      fprintf(stderr, "rmdir: `%s': Is not a directory\n", argv[i]);
-      ret = 1;
-    } else {
+    int k = kind_of(c, p, argv[i]);
+    if (k < 0) ret = 1;
+    else if (k == 0) ret = cli_fail(c, argv[i], NO_SUCH);
+    else if (k == 1) ret = cli_fail(c, argv[i], "Is not a directory");
+    else {
       int rc = dfs_delete(c->fs, p, false);
-      if (rc == DFS_ENOTEMPTY) {
-        fprintf(stderr, "rmdir: `%s': Directory is not empty\n", argv[i]);
-        ret = 1;
-      } else if (rc) {
-        ret |= cli_errp(c, p, rc);
-      }
+      if (rc == DFS_ENOTEMPTY && !(ws & 1)) ret = cli_fail(c, argv[i], "Directory is not empty");
+      else if (rc && rc != DFS_ENOTEMPTY) ret = cli_errp(c, argv[i], rc);
     }
     free(p);
   }
@@ -399,42 +212,48 @@ int cmd_rmdir(struct cli *c, int argc, char **argv) {
 }
 
 int cmd_mv(struct cli *c, int argc, char **argv) {
-  if (argc < 3) return -1;
+  char fl[4];
+  int i = opts(c, argc, argv, "", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || argc - i < 2) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
-  char *dst = cli_abs(c, argv[argc - 1]);
-  bool dir = is_dir(c->fs, dst);
-  if (argc > 3 && !dir) {
-    fprintf(stderr, "mv: `%s': Is not a directory\n", argv[argc - 1]);
-    free(dst);
-    return 1;
-  }
+  const char *dst_arg = argv[argc - 1];
+  char *dst = cli_abs(c, dst_arg);
+  int dk = kind_of(c, dst, dst_arg);
   int ret = 0;
-  for (int i = 1; i < argc - 1; i++) {
-    char *src = cli_abs(c, argv[i]);
-    char *target = dir ? join(dst, base(src)) : strdup(dst);
-    struct dfs_stat st;
-    if (dfs_stat(c->fs, target, &st) == 0) {
-      dfs_stat_clear(&st);
-      fprintf(stderr, "mv: `%s': File exists\n", target);
-      ret = 1;
-    } else {
-      int rc = dfs_rename(c->fs, src, target, false);
-      if (rc) ret |= cli_errp(c, src, rc);
+  if (dk < 0) {
+    ret = 1;
+  } else if (argc - i > 2 && dk != 2) {
+    ret = cli_fail(c, dst_arg, dk ? "Is not a directory" : NO_SUCH);
+  } else {
+    for (; i < argc - 1; i++) {
+      char *src = cli_abs(c, argv[i]);
+      char *target = dk == 2 ? cli_join(dst, cli_base(src)) : strdup(dst);
+      int sk = kind_of(c, src, argv[i]);
+      int tk = sk > 0 && target ? kind_of(c, target, target) : 0;
+      if (sk < 0 || tk < 0) ret = 1;
+      else if (!target) ret = cli_fail(c, argv[i], "out of memory");
+      else if (sk == 0) ret = cli_fail(c, argv[i], NO_SUCH);
+      else if (strcmp(src, target) == 0) ret = cli_fail(c, argv[i], "Source and destination are the same");
+      else if (tk) ret = cli_fail(c, dk == 2 ? target : dst_arg, "File exists");
+      else {
+        int rc = dfs_rename(c->fs, src, target, false);
+        if (rc) ret = cli_errp(c, rc == DFS_ENOENT ? dst_arg : argv[i], rc);
+      }
+      free(src);
+      free(target);
     }
-    free(src);
-    free(target);
   }
   free(dst);
   return ret;
 }
 
-/* ---- stat / du / count ---------------------------------------------------------------- */
+/* ---- stat / du / count ------------------------------------------------------------------- */
 
 int cmd_stat(struct cli *c, int argc, char **argv) {
-  if (argc < 2) return -1;
   int i = 1;
   const char *fmt = "%y";
-  if (argc > 2 && strchr(argv[1], '%')) fmt = argv[i++];
+  if (i < argc && strchr(argv[i], '%')) fmt = argv[i++];
+  if (i >= argc) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
   int ret = 0;
   for (; i < argc; i++) {
@@ -442,68 +261,47 @@ int cmd_stat(struct cli *c, int argc, char **argv) {
     struct dfs_stat st;
     int rc = dfs_stat(c->fs, p, &st);
     if (rc) {
-      fprintf(stderr, "stat: `%s': No such file or directory\n", argv[i]);
-      ret = 1;
-      free(p);
-      continue;
+      ret = rc == DFS_ENOENT ? cli_fail(c, argv[i], NO_SUCH) : cli_errp(c, argv[i], rc);
+    } else {
+      cli_format_stat(stdout, fmt, &st, p);
+      dfs_stat_clear(&st);
     }
-    for (const char *f = fmt; *f; f++) {
-      if (*f == '\\' && f[1] == 'n') {
-        putchar('\n');
-        f++;
-        continue;
-      }
-      if (*f != '%' || !f[1]) {
-        putchar(*f);
-        continue;
-      }
-      char t[64];
-      switch (*++f) {
-      case 'b': printf("%llu", (unsigned long long)st.length); break;
-      case 'F': printf("%s", st.type == DFS_TYPE_DIR ? "directory" : (st.length ? "regular file" : "regular empty file")); break;
-      case 'g': printf("%s", st.group); break;
-      case 'u': printf("%s", st.owner); break;
-      case 'n': printf("%s", base(p)); break;
-      case 'o': printf("%llu", (unsigned long long)st.blocksize); break;
-      case 'r': printf("%d", st.replication); break;
-      case 'a': printf("%o", st.permission); break;
-      case 'A': cli_fmt_perm(st.permission, st.type == DFS_TYPE_DIR, t); printf("%s", t); break;
-      case 'y': {
-        time_t tt = (time_t)(st.mtime_ms / 1000);
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s", t);
-        break;
-      }
-      case 'Y': printf("%lld", (long long)st.mtime_ms); break;
-      case 'x': printf("%lld", (long long)st.atime_ms); break;
-      case '%': putchar('%'); break;
-      default: putchar('%'); putchar(*f); break;
-      }
-    }
-    putchar('\n');
-    dfs_stat_clear(&st);
     free(p);
   }
   return ret;
 }
 
+struct row {
+  char a[32], b[32];
+  char *path;
+};
+
+/* Print rows as Hadoop's TableBuilder: columns left-aligned, two spaces. */
+static void print_rows(struct row *r, size_t n) {
+  int wa = 0, wb = 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((int)strlen(r[i].a) > wa) wa = (int)strlen(r[i].a);
+    if ((int)strlen(r[i].b) > wb) wb = (int)strlen(r[i].b);
+  }
+  for (size_t i = 0; i < n; i++) printf("%-*s  %-*s  %s\n", wa, r[i].a, wb, r[i].b, r[i].path);
+}
+
 int cmd_du(struct cli *c, int argc, char **argv) {
   char fl[8];
-  int i = flags(argc, argv, "sh", fl, sizeof fl);
-  if (i < 0) return -1;
+  int i = opts(c, argc, argv, "shvx", NULL, NULL, fl, sizeof fl);
+  if (i < 0) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
-  bool human = HAS(fl, 'h');
-  int ret = 0;
-  int nargs = argc - i;
+  bool human = CLI_HAS(fl, 'h'), summary = CLI_HAS(fl, 's');
+  int ret = 0, nargs = argc - i;
+  struct row *rows = NULL;
+  size_t nrows = 0, cap = 0;
   for (int k = 0; k < (nargs ? nargs : 1); k++) {
-    char *p = cli_abs(c, nargs ? argv[i + k] : ".");
+    const char *arg = nargs ? argv[i + k] : "";
+    char *p = cli_abs(c, *arg ? arg : ".");
     struct dfs_stat st;
     int rc = dfs_stat(c->fs, p, &st);
     if (rc) {
-      fprintf(stderr, "du: `%s': No such file or directory\n", nargs ? argv[i + k] : p);
-      ret = 1;
+      ret = rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : p, NO_SUCH) : cli_errp(c, arg, rc);
       free(p);
       continue;
     }
@@ -511,219 +309,276 @@ int cmd_du(struct cli *c, int argc, char **argv) {
     dfs_stat_clear(&st);
     struct dfs_stat *e = NULL;
     size_t n = 1;
-    char **names = NULL;
-    if (dir && !HAS(fl, 's')) {
-      if ((rc = dfs_list(c->fs, p, &e, &n)) != 0) {
-        ret |= cli_errp(c, p, rc);
-        free(p);
-        continue;
-      }
-      names = calloc(n ? n : 1, sizeof *names);
-      for (size_t j = 0; j < n; j++) names[j] = join(p, e[j].name);
-    } else {
-      names = calloc(1, sizeof *names);
-      names[0] = strdup(p);
+    if (dir && !summary && (rc = dfs_list(c->fs, p, &e, &n)) != 0) {
+      ret = cli_errp(c, *arg ? arg : p, rc);
+      free(p);
+      continue;
     }
     for (size_t j = 0; j < n; j++) {
+      char *full = e ? cli_join(p, e[j].name) : strdup(p);
+      char *disp = e ? display_child(arg, e[j].name) : strdup(*arg ? arg : ".");
       struct dfs_content_summary cs;
-      if ((rc = dfs_content_summary(c->fs, names[j], &cs)) != 0) {
-        ret |= cli_errp(c, names[j], rc);
-        continue;
+      if (!full || !disp) {
+        ret = cli_fail(c, p, "out of memory");
+      } else if ((rc = dfs_content_summary(c->fs, full, &cs)) != 0) {
+        ret = cli_errp(c, disp, rc);
+      } else {
+        if (nrows == cap) {
+          cap = cap ? cap * 2 : 16;
+          struct row *nr = realloc(rows, cap * sizeof *rows);
+          if (!nr) {
+            ret = cli_fail(c, p, "out of memory");
+            free(full);
+            free(disp);
+            break;
+          }
+          rows = nr;
+        }
+        cli_fmt_size(cs.length, human, rows[nrows].a, sizeof rows[nrows].a);
+        cli_fmt_size(cs.space_consumed, human, rows[nrows].b, sizeof rows[nrows].b);
+        rows[nrows++].path = disp;
+        disp = NULL;
       }
-      char a[32], b[32];
-      cli_fmt_size(cs.length, human, a, sizeof a);
-      cli_fmt_size(cs.space_consumed, human, b, sizeof b);
-      printf("%-10s %-10s %s\n", a, b, names[j]);
+      free(full);
+      free(disp);
     }
-    for (size_t j = 0; j < n; j++) free(names[j]);
-    free(names);
     dfs_stats_free(e, e ? n : 0);
     free(p);
   }
+  print_rows(rows, nrows);
+  for (size_t j = 0; j < nrows; j++) free(rows[j].path);
+  free(rows);
   return ret;
 }
 
 int cmd_count(struct cli *c, int argc, char **argv) {
   char fl[8];
-  int i = flags(argc, argv, "hq", fl, sizeof fl);
-  if (i < 0 || i >= argc) return -1;
+  int i = opts(c, argc, argv, "hqv", NULL, NULL, fl, sizeof fl);
+  if (i < 0) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
-  int ret = 0;
-  for (; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
+  if (CLI_HAS(fl, 'v'))
+    printf("%12s %12s %18s %s\n", "DIR_COUNT", "FILE_COUNT", "CONTENT_SIZE", "PATHNAME");
+  int ret = 0, nargs = argc - i;
+  for (int k = 0; k < (nargs ? nargs : 1); k++) {
+    const char *arg = nargs ? argv[i + k] : ".";
+    char *p = cli_abs(c, arg);
     struct dfs_content_summary cs;
     int rc = dfs_content_summary(c->fs, p, &cs);
-    if (rc) ret |= cli_errp(c, p, rc);
-    else {
+    if (rc) {
+      ret = rc == DFS_ENOENT ? cli_fail(c, arg, NO_SUCH) : cli_errp(c, arg, rc);
+    } else {
       char a[32];
-      cli_fmt_size(cs.length, HAS(fl, 'h'), a, sizeof a);
+      cli_fmt_size(cs.length, CLI_HAS(fl, 'h'), a, sizeof a);
       printf("%12llu %12llu %18s %s\n", (unsigned long long)cs.directory_count,
-             (unsigned long long)cs.file_count, a, p);
+             (unsigned long long)cs.file_count, a, arg);
     }
     free(p);
   }
   return ret;
 }
 
-/* ---- setrep / chmod / chown / chgrp ------------------------------------------------ */
+/* ---- setrep / chmod / chown / chgrp ------------------------------------------------------- */
 
-typedef int (*apply_fn)(struct cli *c, const char *path, const struct dfs_stat *st, void *arg);
+typedef int (*apply_fn)(struct cli *c, const char *path, const char *shown,
+                        const struct dfs_stat *st, void *arg);
 
-static int walk(struct cli *c, const char *path, bool rec, apply_fn fn, void *arg) {
-  struct dfs_stat st;
-  int rc = dfs_stat(c->fs, path, &st);
-  if (rc) {
-    fprintf(stderr, "%s: `%s': No such file or directory\n", c->cmd, path);
-    return 1;
+/* Apply fn to path, and below it when rec. */
+static int walk_stat(struct cli *c, const char *path, const char *shown, const struct dfs_stat *st,
+                     bool rec, apply_fn fn, void *arg) {
+  int ret = fn(c, path, shown, st, arg);
+  if (!rec || st->type != DFS_TYPE_DIR) return ret;
+  struct dfs_stat *e;
+  size_t n;
+  int rc = dfs_list(c->fs, path, &e, &n);
+  if (rc) return cli_errp(c, shown, rc);
+  for (size_t i = 0; i < n; i++) {
+    char *child = cli_join(path, e[i].name), *disp = cli_join(shown, e[i].name);
+    if (child && disp) ret |= walk_stat(c, child, disp, &e[i], rec, fn, arg);
+    else ret = cli_fail(c, shown, "out of memory");
+    free(child);
+    free(disp);
   }
-  int ret = fn(c, path, &st, arg);
-  if (rec && st.type == DFS_TYPE_DIR) {
-    struct dfs_stat *e;
-    size_t n;
-    if ((rc = dfs_list(c->fs, path, &e, &n)) != 0) ret |= cli_errp(c, path, rc);
-    else {
-      for (size_t i = 0; i < n; i++) {
-        char *child = join(path, e[i].name);
-        ret |= walk(c, child, rec, fn, arg);
-        free(child);
-      }
-      dfs_stats_free(e, n);
-    }
-  }
-  dfs_stat_clear(&st);
+  dfs_stats_free(e, n);
   return ret;
 }
 
-static int do_setrep(struct cli *c, const char *path, const struct dfs_stat *st, void *arg) {
+static int walk(struct cli *c, const char *arg, bool rec, apply_fn fn, void *fnarg) {
+  char *p = cli_abs(c, arg);
+  struct dfs_stat st;
+  int rc = dfs_stat(c->fs, p, &st);
+  int ret;
+  if (rc) {
+    ret = rc == DFS_ENOENT ? cli_fail(c, arg, NO_SUCH) : cli_errp(c, arg, rc);
+  } else {
+    ret = walk_stat(c, p, arg, &st, rec, fn, fnarg);
+    dfs_stat_clear(&st);
+  }
+  free(p);
+  return ret;
+}
+
+struct setrep_arg {
+  int rep;
+  bool wait;
+  char **files; /* files to wait for (absolute paths) */
+  size_t n, cap;
+};
+
+static int do_setrep(struct cli *c, const char *path, const char *shown, const struct dfs_stat *st,
+                     void *arg) {
+  struct setrep_arg *a = arg;
   if (st->type == DFS_TYPE_DIR) return 0;
-  int rep = *(int *)arg;
-  int rc = dfs_set_replication(c->fs, path, rep);
-  if (rc) return cli_errp(c, path, rc);
-  printf("Replication %d set: %s\n", rep, path);
+  int rc = dfs_set_replication(c->fs, path, a->rep);
+  if (rc) return cli_errp(c, shown, rc);
+  printf("Replication %d set: %s\n", a->rep, shown);
+  if (a->wait) {
+    if (a->n == a->cap) {
+      size_t nc = a->cap ? a->cap * 2 : 16;
+      char **nf = realloc(a->files, nc * sizeof *nf);
+      if (!nf) return cli_fail(c, shown, "out of memory");
+      a->files = nf;
+      a->cap = nc;
+    }
+    if ((a->files[a->n] = strdup(path)) != NULL) a->n++;
+  }
   return 0;
+}
+
+/* setrep -w: poll each file's blocks until every one has exactly rep
+ * replicas, printing dots as hdfs does. No deadline, as hdfs. */
+static int setrep_wait(struct cli *c, struct setrep_arg *a) {
+  int ret = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    printf("Waiting for %s ...", a->files[i]);
+    fflush(stdout);
+    for (;;) {
+      struct dfs_block_loc *b;
+      size_t n;
+      int rc = dfs_block_locations(c->fs, a->files[i], 0, 0, &b, &n);
+      if (rc) {
+        printf("\n");
+        ret = cli_errp(c, a->files[i], rc);
+        break;
+      }
+      bool done = true;
+      for (size_t j = 0; j < n; j++)
+        if ((int)b[j].n_replicas != a->rep) done = false;
+      dfs_block_locs_free(b, n);
+      if (done) {
+        printf(" done\n");
+        break;
+      }
+      printf(".");
+      fflush(stdout);
+      usleep(1000 * 1000);
+    }
+  }
+  return ret;
 }
 
 int cmd_setrep(struct cli *c, int argc, char **argv) {
   char fl[8];
-  int i = flags(argc, argv, "wR", fl, sizeof fl);
-  if (i < 0 || argc - i < 2) return -1;
-  char *end;
-  long rep = strtol(argv[i], &end, 10);
-  if (*end || rep < 1 || rep > 32767) {
-    fprintf(stderr, "setrep: Illegal replication, a positive integer expected: %s\n", argv[i]);
-    return 1;
+  int i = opts(c, argc, argv, "wR", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || argc - i < 2) return CLI_USAGE;
+  long rep = cli_parse_long(argv[i], 1, 32767);
+  if (rep < 1) {
+    fprintf(stderr, "setrep: Illegal replication, a positive integer expected\n");
+    return CLI_USAGE;
   }
   if (!cli_fs(c)) return 1;
-  int r = (int)rep, ret = 0;
-  for (i++; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
-    ret |= walk(c, p, true, do_setrep, &r);
-    free(p);
-  }
+  struct setrep_arg a = {(int)rep, CLI_HAS(fl, 'w'), NULL, 0, 0};
+  int ret = 0;
+  for (i++; i < argc; i++) ret |= walk(c, argv[i], true, do_setrep, &a);
+  if (a.wait) ret |= setrep_wait(c, &a);
+  for (size_t k = 0; k < a.n; k++) free(a.files[k]);
+  free(a.files);
   return ret;
 }
 
-static int do_chmod(struct cli *c, const char *path, const struct dfs_stat *st, void *arg) {
+static int do_chmod(struct cli *c, const char *path, const char *shown, const struct dfs_stat *st,
+                    void *arg) {
   int mode = cli_parse_mode((const char *)arg, st->permission, st->type == DFS_TYPE_DIR);
-  if (mode < 0) {
-    fprintf(stderr, "chmod: chmod : mode '%s' does not match the expected pattern.\n",
-            (const char *)arg);
-    return 1;
-  }
+  if (mode < 0) return cli_fail(c, shown, "invalid mode");
   int rc = dfs_chmod(c->fs, path, (uint16_t)mode);
-  return rc ? cli_errp(c, path, rc) : 0;
+  return rc ? cli_errp(c, shown, rc) : 0;
 }
 
 int cmd_chmod(struct cli *c, int argc, char **argv) {
-  char fl[8];
-  int i = flags(argc, argv, "R", fl, sizeof fl);
-  if (i < 0 || argc - i < 2) return -1;
+  char fl[4];
+  int i = opts(c, argc, argv, "R", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || argc - i < 2) return CLI_USAGE;
   const char *mode = argv[i];
   if (cli_parse_mode(mode, 0, false) < 0) {
     fprintf(stderr, "chmod: chmod : mode '%s' does not match the expected pattern.\n", mode);
-    return 1;
+    return CLI_USAGE;
   }
   if (!cli_fs(c)) return 1;
   int ret = 0;
-  for (i++; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
-    ret |= walk(c, p, HAS(fl, 'R'), do_chmod, (void *)mode);
-    free(p);
-  }
+  for (i++; i < argc; i++) ret |= walk(c, argv[i], CLI_HAS(fl, 'R'), do_chmod, (void *)mode);
   return ret;
 }
 
 struct owner_arg {
-  const char *owner, *group;
+  char owner[256], group[256];
 };
 
-static int do_chown(struct cli *c, const char *path, const struct dfs_stat *st, void *arg) {
+static int do_chown(struct cli *c, const char *path, const char *shown, const struct dfs_stat *st,
+                    void *arg) {
   struct owner_arg *o = arg;
   (void)st;
-  int rc = dfs_chown(c->fs, path, o->owner, o->group);
-  return rc ? cli_errp(c, path, rc) : 0;
+  int rc = dfs_chown(c->fs, path, o->owner[0] ? o->owner : NULL, o->group[0] ? o->group : NULL);
+  return rc ? cli_errp(c, shown, rc) : 0;
 }
 
 int cmd_chown(struct cli *c, int argc, char **argv) {
-  char fl[8];
-  int i = flags(argc, argv, "R", fl, sizeof fl);
-  if (i < 0 || argc - i < 2) return -1;
-  char *spec = strdup(argv[i]);
-  struct owner_arg o = {NULL, NULL};
-  char *colon = strchr(spec, ':');
-  if (colon) {
-    *colon = '\0';
-    if (colon[1]) o.group = colon + 1;
+  char fl[4];
+  int i = opts(c, argc, argv, "R", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || argc - i < 2) return CLI_USAGE;
+  struct owner_arg o;
+  if (cli_parse_owner(argv[i], o.owner, sizeof o.owner, o.group, sizeof o.group) != 0) {
+    fprintf(stderr, "chown: '%s' does not match expected pattern for [owner][:group].\n",
+            argv[i]);
+    return CLI_USAGE;
   }
-  if (*spec) o.owner = spec;
-  if (!o.owner && !o.group) {
-    fprintf(stderr, "chown: '%s' does not match expected pattern for [owner][:group].\n", argv[i]);
-    free(spec);
-    return 1;
-  }
-  if (!cli_fs(c)) {
-    free(spec);
-    return 1;
-  }
+  if (!cli_fs(c)) return 1;
   int ret = 0;
-  for (i++; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
-    ret |= walk(c, p, HAS(fl, 'R'), do_chown, &o);
-    free(p);
-  }
-  free(spec);
+  for (i++; i < argc; i++) ret |= walk(c, argv[i], CLI_HAS(fl, 'R'), do_chown, &o);
   return ret;
 }
 
 int cmd_chgrp(struct cli *c, int argc, char **argv) {
-  char fl[8];
-  int i = flags(argc, argv, "R", fl, sizeof fl);
-  if (i < 0 || argc - i < 2) return -1;
-  struct owner_arg o = {NULL, argv[i]};
+  char fl[4];
+  int i = opts(c, argc, argv, "R", NULL, NULL, fl, sizeof fl);
+  if (i < 0 || argc - i < 2) return CLI_USAGE;
+  struct owner_arg o = {{0}, {0}};
+  char spec[260];
+  snprintf(spec, sizeof spec, ":%s", argv[i]);
+  if (!argv[i][0] ||
+      cli_parse_owner(spec, o.owner, sizeof o.owner, o.group, sizeof o.group) != 0) {
+    fprintf(stderr, "chgrp: '%s' does not match expected pattern for group.\n", argv[i]);
+    return CLI_USAGE;
+  }
   if (!cli_fs(c)) return 1;
   int ret = 0;
-  for (i++; i < argc; i++) {
-    char *p = cli_abs(c, argv[i]);
-    ret |= walk(c, p, HAS(fl, 'R'), do_chown, &o);
-    free(p);
-  }
+  for (i++; i < argc; i++) ret |= walk(c, argv[i], CLI_HAS(fl, 'R'), do_chown, &o);
   return ret;
 }
 
-/* ---- test / touchz ----------------------------------------------------------------------- */
+/* ---- test / touchz ------------------------------------------------------------------------- */
 
 int cmd_test(struct cli *c, int argc, char **argv) {
   if (argc != 3 || argv[1][0] != '-' || strlen(argv[1]) != 2 || !strchr("edfsz", argv[1][1]))
-    return -1;
+    return CLI_USAGE;
   if (!cli_fs(c)) return 1;
   char *p = cli_abs(c, argv[2]);
   struct dfs_stat st;
   int rc = dfs_stat(c->fs, p, &st);
   free(p);
-  if (rc) return 1;
-  int ok = 0;
+  if (rc == DFS_ENOENT) return 1;
+  if (rc) return cli_errp(c, argv[2], rc);
+  bool ok = false;
   switch (argv[1][1]) {
-  case 'e': ok = 1; break;
+  case 'e': ok = true; break;
   case 'd': ok = st.type == DFS_TYPE_DIR; break;
   case 'f': ok = st.type == DFS_TYPE_FILE; break;
   case 's': ok = st.length > 0; break;
@@ -734,25 +589,27 @@ int cmd_test(struct cli *c, int argc, char **argv) {
 }
 
 int cmd_touchz(struct cli *c, int argc, char **argv) {
-  if (argc < 2) return -1;
+  if (argc < 2) return CLI_USAGE;
   if (!cli_fs(c)) return 1;
   int ret = 0;
   for (int i = 1; i < argc; i++) {
     char *p = cli_abs(c, argv[i]);
     struct dfs_stat st;
-    if (dfs_stat(c->fs, p, &st) == 0) {
-      if (st.length != 0) {
-        fprintf(stderr, "touchz: `%s': Not a zero-length file\n", argv[i]);
-        ret = 1;
-      } else {
-        dfs_set_times(c->fs, p, -1, -1);
-      }
+    int rc = dfs_stat(c->fs, p, &st);
+    if (rc == 0) {
+      if (st.type == DFS_TYPE_DIR) ret = cli_fail(c, argv[i], "Is a directory");
+      else if (st.length != 0) ret = cli_fail(c, argv[i], "Not a zero length file");
+      else if ((rc = dfs_set_times(c->fs, p, dfs_now_ms(), -1)) != 0)
+        ret = cli_errp(c, argv[i], rc);
       dfs_stat_clear(&st);
+    } else if (rc != DFS_ENOENT) {
+      ret = cli_errp(c, argv[i], rc);
     } else {
+      struct dfs_create_opts o = {.no_create_parent = true};
       dfs_file *f;
-      int rc = dfs_create(c->fs, p, NULL, &f);
-      if (rc) ret |= cli_errp(c, p, rc);
-      else if ((rc = dfs_close(f)) != 0) ret |= cli_err(c, rc);
+      rc = dfs_create(c->fs, p, &o, &f);
+      if (rc) ret = cli_errp(c, argv[i], rc);
+      else if ((rc = dfs_close(f)) != 0) ret = cli_errp(c, argv[i], rc);
     }
     free(p);
   }

@@ -1,19 +1,22 @@
 /*
- * dfs_main.c - the `dfs` command: global options, the subcommand table,
- * help, and the helpers every subcommand shares (connection, path
- * resolution, messages in `hdfs dfs` style, formatting, progress bar).
+ * dfs_main.c - the `dfs` command: global options, the subcommand table and
+ * its help texts, the connection, and error messages in `hdfs dfs` style.
+ *
+ * Global options come before the subcommand (`dfs --namenode h:p -D k=v ls
+ * /`); `-ls` is accepted for `ls` so that `hdfs dfs -ls` habits work. The
+ * connection is made lazily, so `dfs CMD --help` and usage errors need no
+ * cluster. Exit codes: 0 success, 1 an error on some argument (the others
+ * are still processed, as hdfs does), 2 a usage or configuration error.
  */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "errors.h"
-#include "net.h"
 
 struct subcmd {
   const char *name;
@@ -24,49 +27,85 @@ struct subcmd {
 
 static const struct subcmd cmds[] = {
     {"put", cmd_put, "put [-f] [-p] [-d] <localsrc> ... <dst>",
-     "Copy local files (or stdin with '-') into the filesystem. -f overwrites the\n"
-     "destination; -p keeps times and permission; -d is accepted for compatibility."},
-    {"copyFromLocal", cmd_put, "copyFromLocal [-f] <localsrc> ... <dst>", "Same as put."},
-    {"get", cmd_get, "get [-f] <src> ... <localdst>",
-     "Copy files to the local filesystem. -f overwrites local files."},
-    {"copyToLocal", cmd_get, "copyToLocal [-f] <src> ... <localdst>", "Same as get."},
-    {"cat", cmd_cat, "cat <src> ...", "Write files to stdout."},
+     "Copy local files or directories into the filesystem; '-' as the only\n"
+     "source reads stdin. With several sources <dst> must be a directory.\n"
+     "  -f  overwrite the destination if it exists\n"
+     "  -p  preserve modification/access times and permission bits\n"
+     "  -d  write <dst> directly instead of through <dst>._COPYING_"},
+    {"copyFromLocal", cmd_put, "copyFromLocal [-f] [-p] [-d] <localsrc> ... <dst>", "Same as put."},
+    {"get", cmd_get, "get [-f] [-p] <src> ... <localdst>",
+     "Copy files or directories to the local filesystem (through\n"
+     "<localdst>._COPYING_, renamed when complete). With several sources\n"
+     "<localdst> must be a directory.\n"
+     "  -f  overwrite local files\n"
+     "  -p  preserve modification/access times and permission bits"},
+    {"copyToLocal", cmd_get, "copyToLocal [-f] [-p] <src> ... <localdst>", "Same as get."},
+    {"cat", cmd_cat, "cat <src> ...", "Write the files' contents to stdout."},
+    {"head", cmd_head, "head <file>", "Write the first kilobyte of the file to stdout."},
+    {"tail", cmd_tail, "tail <file>", "Write the last kilobyte of the file to stdout."},
     {"ls", cmd_ls, "ls [-R] [-h] [-d] [<path> ...]",
-     "List directories (or files). -R recursive, -h human-readable sizes,\n"
-     "-d list directories as plain files."},
+     "List directories' contents (or files). Columns: permission, replication\n"
+     "('-' for directories), owner, group, size, modification time, path.\n"
+     "  -R  recursive\n"
+     "  -h  human-readable sizes (1.3 K, 128 M)\n"
+     "  -d  list directories as plain entries"},
     {"mkdir", cmd_mkdir, "mkdir [-p] <path> ...",
-     "Create directories. -p: no error if it exists, parents as needed."},
-    {"rm", cmd_rm, "rm [-r|-R] [-f] <path> ...",
-     "Delete files; -r deletes directories recursively; -f ignores missing paths."},
-    {"rmdir", cmd_rmdir, "rmdir <dir> ...", "Delete empty directories."},
+     "Create directories.\n"
+     "  -p  create missing parents; no error if the directory exists"},
+    {"rm", cmd_rm, "rm [-f] [-r|-R] [-skipTrash] <path> ...",
+     "Delete files (there is no trash: -skipTrash is accepted and implied).\n"
+     "  -r, -R  delete directories and their contents\n"
+     "  -f      no message and no error for missing paths"},
+    {"rmdir", cmd_rmdir, "rmdir [--ignore-fail-on-non-empty] <dir> ...",
+     "Delete empty directories."},
     {"mv", cmd_mv, "mv <src> ... <dst>",
-     "Rename (atomically). With several sources, or when <dst> is a directory,\n"
-     "the sources move into it."},
+     "Rename files or directories, each atomically. When <dst> is an existing\n"
+     "directory the sources move into it (required with several sources)."},
     {"stat", cmd_stat, "stat [format] <path> ...",
-     "Print status. Format: %b size, %F type, %g group, %n name, %o block size,\n"
-     "%r replication, %u owner, %a octal permission, %y UTC date, %Y ms since epoch."},
+     "Print status in the format (default %y): %b length, %F type, %g group,\n"
+     "%n name, %o block size, %r replication, %u owner, %a octal permission,\n"
+     "%A symbolic permission, %x/%X access time (UTC date / ms since epoch),\n"
+     "%y/%Y modification time (UTC date / ms), \\n newline."},
     {"du", cmd_du, "du [-s] [-h] <path> ...",
-     "Space used by files; -s a summary per argument; -h human-readable."},
-    {"setrep", cmd_setrep, "setrep [-w] <rep> <path> ...",
-     "Set the replication factor of files (recursively for directories)."},
-    {"chmod", cmd_chmod, "chmod [-R] <MODE[,MODE]... | OCTALMODE> <path> ...",
-     "Change permissions."},
-    {"chown", cmd_chown, "chown [-R] [OWNER][:[GROUP]] <path> ...", "Change owner and group."},
-    {"chgrp", cmd_chgrp, "chgrp [-R] GROUP <path> ...", "Change group."},
-    {"test", cmd_test, "test -[defsz] <path>",
-     "Exit 0 if: -e exists, -d is a directory, -f is a file, -s is not empty,\n"
-     "-z has zero length; 1 otherwise."},
-    {"touchz", cmd_touchz, "touchz <path> ...", "Create empty files."},
+     "Space used: length, space consumed by all replicas, path; for each entry\n"
+     "of a directory, or the directory itself with -s.\n"
+     "  -s  one summary line per argument\n"
+     "  -h  human-readable sizes"},
     {"count", cmd_count, "count [-h] <path> ...",
-     "DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME for each path."},
-    {"report", cmd_report, "report",
-     "Cluster report (like hdfs dfsadmin -report): capacity, usage and every\n"
-     "DataNode, live and dead."},
+     "DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME for each path.\n"
+     "  -h  human-readable sizes"},
+    {"setrep", cmd_setrep, "setrep [-R] [-w] <rep> <path> ...",
+     "Set the replication factor of files (of every file below a directory).\n"
+     "  -w  wait until every block has <rep> live replicas\n"
+     "  -R  accepted for compatibility (directories are always recursive)"},
+    {"chmod", cmd_chmod, "chmod [-R] <MODE[,MODE]... | OCTALMODE> <path> ...",
+     "Change permission bits: octal (755, 1777) or symbolic ([ugoa][+-=][rwxXt],\n"
+     "comma separated, e.g. u+x,go-w).\n"
+     "  -R  recursive"},
+    {"chown", cmd_chown, "chown [-R] [OWNER][:[GROUP]] <path> ...",
+     "Change owner and/or group (superuser only for the owner).\n"
+     "  -R  recursive"},
+    {"chgrp", cmd_chgrp, "chgrp [-R] GROUP <path> ...", "Change group.\n  -R  recursive"},
+    {"test", cmd_test, "test -[defsz] <path>",
+     "Exit 0 if: -e the path exists, -d it is a directory, -f it is a file,\n"
+     "-s it is not empty, -z it has zero length; 1 otherwise. Prints nothing."},
+    {"touchz", cmd_touchz, "touchz <path> ...",
+     "Create empty files; an existing empty file gets a new modification time."},
+    {"report", cmd_report, "report [-live] [-dead]",
+     "Cluster report, like `hdfs dfsadmin -report`: capacity and usage, block\n"
+     "health, then every live and dead DataNode with its rack and usage."},
     {"fsck", cmd_fsck, "fsck <path> [-files [-blocks [-locations | -racks]]]",
-     "Check block health under a path (like hdfs fsck). Exit 0 if HEALTHY."},
+     "Check the health of the files under <path>, like `hdfs fsck`: missing,\n"
+     "corrupt, under-, over- and mis-replicated (single-rack) blocks. Exit 0\n"
+     "when HEALTHY, 1 when CORRUPT.\n"
+     "  -files      print every file\n"
+     "  -blocks     print every block\n"
+     "  -locations  print each block's replicas\n"
+     "  -racks      print each replica with its rack"},
     {"recover-lease", cmd_recover_lease, "recover-lease <path>",
-     "Close a file whose writer died (lease recovery)."},
-    {"safemode", cmd_safemode, "safemode get|enter|leave|wait", "NameNode safe mode."},
+     "Close a file whose writer died (lease recovery). Exit 0 once closed."},
+    {"safemode", cmd_safemode, "safemode get|enter|leave|wait",
+     "Get, enter or leave NameNode safe mode, or wait until it is off."},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
@@ -78,10 +117,13 @@ static void usage_all(FILE *o) {
           "Commands:\n");
   for (size_t i = 0; i < NCMDS; i++) fprintf(o, "  %s\n", cmds[i].usage);
   fprintf(o,
-          "\n`dfs <command> --help` describes one command.\n"
-          "Options: --conf DIR (dfs-site.xml; default $DFS_CONF_DIR), -D key=value,\n"
-          "--namenode HOST:PORT (default dfs.namenode.rpc-address), --user NAME\n"
-          "(default $HADOOP_USER_NAME, else the OS user).\n");
+          "\n`dfs <command> --help` (or `dfs help <command>`) describes one command.\n"
+          "Global options:\n"
+          "  --conf DIR            read DIR/dfs-site.xml (default $DFS_CONF_DIR, else etc/)\n"
+          "  -D key=value          set a configuration key\n"
+          "  --namenode HOST:PORT  NameNode (default dfs.namenode.rpc-address)\n"
+          "  --user NAME           act as NAME (default $HADOOP_USER_NAME, else the OS user)\n"
+          "  --print-config        print the effective configuration\n");
 }
 
 static void usage_one(FILE *o, const struct subcmd *s) {
@@ -99,264 +141,152 @@ dfs_fs *cli_fs(struct cli *c) {
   return c->fs;
 }
 
-static const char *user_name(struct cli *c) {
-  static char buf[256];
-  if (c->user) return c->user;
-  struct passwd *pw = getpwuid(geteuid());
-  snprintf(buf, sizeof buf, "%s", pw ? pw->pw_name : "nobody");
-  return buf;
-}
-
 char *cli_abs(struct cli *c, const char *arg) {
-  /* Accept dfs://host:port/path and hdfs://... by dropping the authority. */
-  const char *p = arg;
-  const char *scheme = strstr(arg, "://");
-  if (scheme) {
-    p = strchr(scheme + 3, '/');
-    if (!p) p = "/";
+  char *p = cli_resolve(c->user, arg);
+  if (!p) {
+    fprintf(stderr, "%s: out of memory\n", c->cmd);
+    exit(1);
   }
-  if (p[0] == '/') return strdup(p);
-  char *out;
-  const char *u = user_name(c);
-  if (strcmp(p, ".") == 0 || *p == '\0') {
-    if (asprintf(&out, "/user/%s", u) < 0) return NULL;
-  } else if (asprintf(&out, "/user/%s/%s", u, p) < 0) {
-    return NULL;
-  }
-  return out;
+  return p;
 }
 
-static int simple_reason(int rc) {
-  return rc == DFS_ENOENT || rc == DFS_EEXIST || rc == DFS_ENOTDIR || rc == DFS_EISDIR ||
-         rc == DFS_ENOTEMPTY;
-}
-
-int cli_err(struct cli *c, int rc) {
-  fprintf(stderr, "%s: %s\n", c->cmd, dfs_error_message());
-  (void)rc;
+int cli_fail(struct cli *c, const char *arg, const char *text) {
+  fprintf(stderr, "%s: %s: %s\n", c->cmd, arg, text);
   return 1;
 }
 
-int cli_errp(struct cli *c, const char *path, int rc) {
-  if (simple_reason(rc))
-    fprintf(stderr, "%s: %s: %s\n", c->cmd, path, dfs_error_string(rc));
-  else
-    fprintf(stderr, "%s: %s\n", c->cmd, dfs_error_message());
+int cli_errp(struct cli *c, const char *arg, int rc) {
+  /* The library's explanation reads "op: /path: why" (op = its own call
+   * name). Codes whose text says it all print as "<cmd>: <arg>: <text>";
+   * otherwise the explanation without the library's op name. */
+  if (rc == DFS_ENOENT || rc == DFS_EEXIST || rc == DFS_ENOTDIR || rc == DFS_EISDIR ||
+      rc == DFS_ENOTEMPTY)
+    return cli_fail(c, arg, dfs_error_string(rc));
+  const char *m = dfs_error_message();
+  if (!m || !*m) return cli_fail(c, arg, dfs_error_string(rc));
+  const char *colon = strstr(m, ": ");
+  if (colon && (size_t)(colon - m) < 32 && !memchr(m, ' ', (size_t)(colon - m))) m = colon + 2;
+  if (m[0] == '/') fprintf(stderr, "%s: %s\n", c->cmd, m);
+  else fprintf(stderr, "%s: %s: %s\n", c->cmd, arg, m);
   return 1;
 }
 
-void cli_fmt_perm(uint16_t perm, bool dir, char out[11]) {
-  const char *rwx = "rwxrwxrwx";
-  out[0] = dir ? 'd' : '-';
-  for (int i = 0; i < 9; i++) out[1 + i] = (perm & (1 << (8 - i))) ? rwx[i] : '-';
-  if (perm & 01000) out[9] = (perm & 1) ? 't' : 'T';
-  out[10] = '\0';
+static const struct subcmd *find_cmd(const char *name) {
+  if (name[0] == '-' && name[1] && name[1] != '-') name++; /* hdfs dfs -ls */
+  for (size_t i = 0; i < NCMDS; i++)
+    if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
+  return NULL;
 }
 
-void cli_fmt_size(uint64_t n, bool human, char *out, size_t cap) {
-  if (!human || n < 1024) {
-    snprintf(out, cap, "%llu", (unsigned long long)n);
-    return;
-  }
-  const char *u = "KMGTPE";
-  double v = (double)n;
-  int i = -1;
-  while (v >= 1024 && i < 5) {
-    v /= 1024;
-    i++;
-  }
-  snprintf(out, cap, "%.1f %c", v, u[i]);
-}
-
-void cli_fmt_time(int64_t ms, char *out, size_t cap) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, cap, "%Y-%m-%d %H:%M", &tm);
-}
-
-int cli_parse_mode(const char *s, uint16_t old, bool dir) {
-  if (*s >= '0' && *s <= '7') {
-    char *end;
-    long v = strtol(s, &end, 8);
-    if (*end || v < 0 || v > 07777) return -1;
-    return (int)v;
-  }
-  int mode = old;
-  const char *p = s;
-  while (*p) {
-    int who = 0;
-    while (*p == 'u' || *p == 'g' || *p == 'o' || *p == 'a') {
-      who |= *p == 'u' ? 0700 : *p == 'g' ? 070 : *p == 'o' ? 07 : 0777;
-      p++;
-    }
-    if (!who) who = 0777;
-    char op = *p++;
-    if (op != '+' && op != '-' && op != '=') return -1;
-    int bits = 0, sticky = 0;
-    while (*p && *p != ',') {
-      if (*p == 'r') bits |= 0444;
-      else if (*p == 'w') bits |= 0222;
-      else if (*p == 'x') bits |= 0111;
-      else if (*p == 'X') bits |= (dir || (old & 0111)) ? 0111 : 0;
-      else if (*p == 't') sticky = 01000;
-      else return -1;
-      p++;
-    }
-    bits &= who;
-    if (op == '+') mode |= bits | sticky;
-    else if (op == '-') mode &= ~(bits | sticky);
-    else mode = (mode & ~who) | bits | sticky;
-    if (*p == ',') p++;
-  }
-  return mode & 07777;
-}
-
-int64_t cli_parse_size(const char *s) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || v < 0) return -1;
-  double m = 1;
-  switch (*end) {
-  case 'k': case 'K': m = 1024.0; end++; break;
-  case 'm': case 'M': m = 1048576.0; end++; break;
-  case 'g': case 'G': m = 1073741824.0; end++; break;
-  case 't': case 'T': m = 1099511627776.0; end++; break;
-  default: break;
-  }
-  if (*end) return -1;
-  return (int64_t)(v * m);
-}
-
-void progress_start(struct progress *p, const char *label, uint64_t total) {
-  memset(p, 0, sizeof *p);
-  p->on = isatty(1) && isatty(2) && total > (1u << 20);
-  p->total = total;
-  p->label = label;
-  p->start_ms = p->last_ms = dfs_now_ms();
-}
-
-static void progress_draw(struct progress *p, int final) {
-  double secs = (double)(dfs_now_ms() - p->start_ms) / 1000.0;
-  double rate = secs > 0 ? (double)p->done / secs : 0;
-  double pct = p->total ? 100.0 * (double)p->done / (double)p->total : 100;
-  double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
-  int width = 30, fill = (int)(pct / 100.0 * width);
-  char bar[64];
-  for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : ' ';
-  bar[width] = '\0';
-  fprintf(stderr, "\r%s [%s] %5.1f%% %llu/%llu MB %7.1f MB/s ETA %3.0fs%s", p->label, bar, pct,
-          (unsigned long long)(p->done / 1000000), (unsigned long long)(p->total / 1000000),
-          rate / 1e6, eta, final ? "\n" : "");
-  fflush(stderr);
-}
-
-void progress_update(struct progress *p, uint64_t done) {
-  p->done = done;
-  if (!p->on) return;
-  int64_t now = dfs_now_ms();
-  if (now - p->last_ms < 200) return;
-  p->last_ms = now;
-  progress_draw(p, 0);
-}
-
-void progress_end(struct progress *p) {
-  if (p->on) progress_draw(p, 1);
+static bool is_help(const char *a) {
+  return strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "-usage") == 0;
 }
 
 int main(int argc, char **argv) {
   struct cli c = {0};
+  int rc = 2;
+  char **gv = NULL;
+  c.cmd = "dfs";
   c.conf = dfs_conf_new();
-  if (!c.conf) {
+  gv = calloc((size_t)argc + 1, sizeof *gv);
+  if (!c.conf || !gv) {
     fprintf(stderr, "dfs: out of memory\n");
-    return 1;
+    goto out;
   }
-  /* Global options come before the command; -D/--conf are taken out here. */
+  /* The global options end at the first argument that is not one of them
+   * (the subcommand). They are copied out for dfs_conf_from_args, which
+   * takes --conf, -D and --print-config and leaves the rest. */
   int cmd_at = 1;
-  int global_argc = argc;
-  for (int i = 1; i < argc; i++) {
-    if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
-      global_argc = i;
+  while (cmd_at < argc) {
+    const char *a = argv[cmd_at];
+    if ((strcmp(a, "--conf") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "-D") == 0 || strcmp(a, "--namenode") == 0 ||
+         strcmp(a, "--user") == 0) && cmd_at + 1 < argc)
+      cmd_at += 2;
+    else if (strncmp(a, "-D", 2) == 0 || strncmp(a, "--conf=", 7) == 0 ||
+             strcmp(a, "--print-config") == 0 || strcmp(a, "--help") == 0 ||
+             strcmp(a, "-h") == 0)
+      cmd_at++;
+    else
       break;
-    }
-    if ((strcmp(argv[i], "--conf") == 0 || strcmp(argv[i], "-D") == 0 ||
-         strcmp(argv[i], "--namenode") == 0 || strcmp(argv[i], "--user") == 0) &&
-        i + 1 < argc)
-      i++;
   }
-  /* Parse globals in a copy holding argv[0..global_argc). */
-  char **gv = calloc((size_t)global_argc + 1, sizeof *gv);
-  int gc = global_argc;
-  for (int i = 0; i < global_argc; i++) gv[i] = argv[i];
+  int gc = cmd_at;
+  for (int i = 0; i < cmd_at; i++) gv[i] = argv[i];
   bool print_config = false;
   if (dfs_conf_from_args(c.conf, &gc, gv, &print_config) != 0) {
     fprintf(stderr, "dfs: %s\n", dfs_err_msg());
-    return 2;
+    goto out;
   }
   for (int i = 1; i < gc; i++) {
-    if (strcmp(gv[i], "--namenode") == 0 && i + 1 < gc) c.namenode = gv[++i];
-    else if (strcmp(gv[i], "--user") == 0 && i + 1 < gc) c.user = gv[++i];
-    else if (strcmp(gv[i], "--help") == 0 || strcmp(gv[i], "-h") == 0) {
+    if (strcmp(gv[i], "--namenode") == 0 && i + 1 < gc) {
+      c.namenode = gv[++i];
+    } else if (strcmp(gv[i], "--user") == 0 && i + 1 < gc) {
+      c.user = gv[++i];
+    } else if (strcmp(gv[i], "--help") == 0 || strcmp(gv[i], "-h") == 0) {
       usage_all(stdout);
-      return 0;
+      rc = 0;
+      goto out;
     } else {
       fprintf(stderr, "dfs: unknown option %s\n", gv[i]);
       usage_all(stderr);
-      return 2;
+      goto out;
     }
   }
-  free(gv);
   if (print_config) {
     dfs_conf_print(c.conf, stdout);
-    return 0;
+    rc = 0;
+    goto out;
   }
   if (!c.user) {
     const char *hu = getenv("HADOOP_USER_NAME");
-    if (hu && *hu) c.user = hu;
+    if (hu && *hu) {
+      c.user = hu;
+    } else {
+      struct passwd *pw = getpwuid(geteuid());
+      if (pw) snprintf(c.user_buf, sizeof c.user_buf, "%s", pw->pw_name);
+      else snprintf(c.user_buf, sizeof c.user_buf, "%u", (unsigned)geteuid());
+      c.user = c.user_buf;
+    }
   }
-  cmd_at = global_argc;
   if (cmd_at >= argc) {
     usage_all(stderr);
-    return 2;
+    goto out;
   }
   const char *name = argv[cmd_at];
-  if (strcmp(name, "help") == 0) {
-    if (cmd_at + 1 < argc)
-      for (size_t i = 0; i < NCMDS; i++)
-        if (strcmp(cmds[i].name, argv[cmd_at + 1]) == 0) {
-          usage_one(stdout, &cmds[i]);
-          return 0;
-        }
-    usage_all(stdout);
-    return 0;
+  if (strcmp(name, "help") == 0 || is_help(name)) {
+    const struct subcmd *s = cmd_at + 1 < argc ? find_cmd(argv[cmd_at + 1]) : NULL;
+    if (s) usage_one(stdout, s);
+    else usage_all(stdout);
+    rc = 0;
+    goto out;
   }
-  /* hdfs dfs style "-ls" is accepted too */
-  if (name[0] == '-' && name[1]) name++;
-  for (size_t i = 0; i < NCMDS; i++) {
-    if (strcmp(cmds[i].name, name) != 0) continue;
-    for (int j = cmd_at + 1; j < argc; j++)
-      if (strcmp(argv[j], "--help") == 0) {
-        usage_one(stdout, &cmds[i]);
-        return 0;
-      }
-    c.cmd = cmds[i].name;
-    int rc = cmds[i].fn(&c, argc - cmd_at, argv + cmd_at);
-    if (rc < 0) {
-      usage_one(stderr, &cmds[i]);
-      rc = 2;
-    }
-    if (c.fs) {
-      int d = dfs_disconnect(c.fs);
-      if (d && rc == 0) {
-        fprintf(stderr, "%s: %s\n", c.cmd, dfs_error_message());
-        rc = 1;
-      }
-    }
-    dfs_conf_free(c.conf);
-    return rc;
+  const struct subcmd *s = find_cmd(name);
+  if (!s) {
+    fprintf(stderr, "dfs: %s: Unknown command\n", name);
+    usage_all(stderr);
+    goto out;
   }
-  fprintf(stderr, "dfs: %s: unknown command\n", name);
-  usage_all(stderr);
-  return 2;
+  if (cmd_at + 1 < argc && is_help(argv[cmd_at + 1])) {
+    usage_one(stdout, s);
+    rc = 0;
+    goto out;
+  }
+  c.cmd = s->name;
+  rc = s->fn(&c, argc - cmd_at, argv + cmd_at);
+  if (rc == CLI_USAGE) {
+    usage_one(stderr, s);
+    rc = 2;
+  }
+  if (c.fs) {
+    /* Closing flushes files still open; an error there is a failed command. */
+    int d = dfs_disconnect(c.fs);
+    c.fs = NULL;
+    if (d && rc == 0) {
+      fprintf(stderr, "%s: %s\n", c.cmd, dfs_error_message());
+      rc = 1;
+    }
+  }
+out:
+  free(gv);
+  if (c.conf) dfs_conf_free(c.conf);
+  return rc;
 }
