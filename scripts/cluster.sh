@@ -133,25 +133,47 @@ case "$cmd" in
       [ $SECONDS -lt $deadline ] || fail_with_log nn "does not list $NDN live DataNodes after 30 s"
       sleep 0.2
     done
+    # After a restart the NameNode stays in safe mode (read-only) until enough
+    # blocks are reported, plus dfs.namenode.safemode.extension.
+    if ! timeout 120 "$BIN/dfs" --conf "$CONF" safemode wait >/dev/null; then
+      fail_with_log nn "still in safe mode after 120 s"
+    fi
     echo "Cluster ready: NameNode $NN_ADDR, $NDN DataNodes. Client configuration: $CONF"
     ;;
   stop)
-    any=0
-    for name in $(echo $DNS | tr ' ' '\n' | sort -r) nn; do
-      if alive "$name"; then
-        any=1
-        pid=$(pid_of "$name")
-        kill -TERM "$pid"
-        for _ in $(seq $((STOP_WAIT_S * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-          kill -KILL "$pid" 2>/dev/null || true
-          echo "  $name killed (did not stop within $STOP_WAIT_S s)"
-        else
-          echo "  $name stopped"
+    # DataNodes first (all at once, they stop in parallel), then the NameNode.
+    stop_group() {
+      local name pid pids=() names=()
+      for name in "$@"; do
+        if alive "$name"; then
+          pid=$(pid_of "$name")
+          kill -TERM "$pid" 2>/dev/null || true
+          pids+=("$pid"); names+=("$name")
         fi
-      fi
-      rm -f "$DIR/pids/$name.pid" "$DIR/pids/$name.ready"
-    done
+        rm -f "$DIR/pids/$name.ready"
+      done
+      [ ${#pids[@]} -gt 0 ] || return 0
+      any=1
+      local deadline=$((SECONDS + STOP_WAIT_S)) left=1
+      while [ $left -eq 1 ] && [ $SECONDS -lt $deadline ]; do
+        left=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+        [ $left -eq 0 ] || sleep 0.05
+      done
+      for i in "${!pids[@]}"; do
+        if kill -0 "${pids[$i]}" 2>/dev/null; then
+          kill -KILL "${pids[$i]}" 2>/dev/null || true
+          echo "  ${names[$i]} killed (did not stop within $STOP_WAIT_S s)"
+        else
+          echo "  ${names[$i]} stopped"
+        fi
+        rm -f "$DIR/pids/${names[$i]}.pid"
+      done
+    }
+    any=0
+    stop_group $(echo $DNS | tr ' ' '\n' | sort -r)
+    stop_group nn
+    for name in nn $DNS; do rm -f "$DIR/pids/$name.pid" "$DIR/pids/$name.ready"; done
     [ $any -eq 1 ] || echo "Nothing running in $DIR."
     ;;
   status)

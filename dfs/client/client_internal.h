@@ -27,10 +27,11 @@ struct dfs_fs {
   uint64_t blocksize;
   uint32_t replication;
   uint32_t packet_size;
-  pthread_mutex_t mu;      /* guards writers, nwriters, stop_renewer */
+  pthread_mutex_t mu;      /* guards writers, nwriters, readers, stop_renewer */
   pthread_cond_t cv;
   struct dfs_file *writers; /* files open for write, for lease renewal */
   int nwriters;
+  struct dfs_file *readers; /* files open for read, closed by dfs_disconnect */
   int stop_renewer;
   pthread_t renewer;
   int renewer_started;
@@ -55,7 +56,7 @@ struct dfs_file {
   dfs_fs *fs;
   char *path;
   int writing;
-  struct dfs_file *next_writer;  /* fs->writers, guarded by fs->mu */
+  struct dfs_file *next_writer;  /* fs->writers or fs->readers, guarded by fs->mu */
   int failed;                    /* sticky error code of a writer */
   /* A writer's fields below are used by the thread calling dfs_write /
    * hflush / close, which holds f->mu meanwhile; the lease renewer thread
@@ -114,9 +115,19 @@ void dfs__writer_remove(dfs_fs *fs, dfs_file *f);
  * (never waits for a writer). */
 void dfs__writer_heartbeat(dfs_file *f);
 
+/* Register / unregister an open reader (closed by dfs_disconnect). */
+void dfs__reader_add(dfs_fs *fs, dfs_file *f);
+void dfs__reader_remove(dfs_fs *fs, dfs_file *f);
+
 /* Writer and reader halves of dfs_file (output_stream.c, input_stream.c). */
 int dfs__writer_close(dfs_file *f);
 int dfs__reader_close(dfs_file *f);
+
+/* Cheap local checks of a path argument (NULL, empty, relative), so that a
+ * mistake is reported without a round trip and names the operation:
+ * "mkdir: a/b: Relative path not allowed". The full validation (components,
+ * lengths) is the NameNode's, whose limits are configured there. */
+int dfs__check_path(const char *op, const char *path);
 
 /* "host:port" of a DatanodeInfo into buf. */
 void dfs__dn_addr(const Dfs__DatanodeInfo *d, char *buf, size_t cap);

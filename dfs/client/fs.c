@@ -32,6 +32,13 @@ void dfs__dn_addr(const Dfs__DatanodeInfo *d, char *buf, size_t cap) {
   snprintf(buf, cap, "%s:%u", d->id->host, d->id->port);
 }
 
+int dfs__check_path(const char *op, const char *path) {
+  if (!path) return dfs_err_set(DFS_EINVAL, "%s: no path given", op);
+  if (!*path) return dfs_err_set(DFS_EBADPATH, "%s: Can not create a Path from an empty string", op);
+  if (path[0] != '/') return dfs_err_set(DFS_EBADPATH, "%s: %s: Relative path not allowed", op, path);
+  return 0;
+}
+
 static int transient(int rc) {
   return rc == DFS_ECONNREFUSED || rc == DFS_ECONNRESET || rc == DFS_ETIMEDOUT ||
          rc == -EPIPE || rc == -EHOSTUNREACH || rc == -ENETUNREACH;
@@ -97,6 +104,23 @@ void dfs__writer_remove(dfs_fs *fs, dfs_file *f) {
     if (*p == f) {
       *p = f->next_writer;
       fs->nwriters--;
+      break;
+    }
+  pthread_mutex_unlock(&fs->mu);
+}
+
+void dfs__reader_add(dfs_fs *fs, dfs_file *f) {
+  pthread_mutex_lock(&fs->mu);
+  f->next_writer = fs->readers;
+  fs->readers = f;
+  pthread_mutex_unlock(&fs->mu);
+}
+
+void dfs__reader_remove(dfs_fs *fs, dfs_file *f) {
+  pthread_mutex_lock(&fs->mu);
+  for (dfs_file **p = &fs->readers; *p; p = &(*p)->next_writer)
+    if (*p == f) {
+      *p = f->next_writer;
       break;
     }
   pthread_mutex_unlock(&fs->mu);
@@ -201,7 +225,7 @@ int dfs_disconnect(dfs_fs *fs) {
   int rc = 0;
   for (;;) {
     pthread_mutex_lock(&fs->mu);
-    dfs_file *f = fs->writers;
+    dfs_file *f = fs->writers ? fs->writers : fs->readers;
     pthread_mutex_unlock(&fs->mu);
     if (!f) break;
     int r = dfs_close(f);
@@ -259,6 +283,8 @@ void dfs_stat_clear(struct dfs_stat *st) {
 }
 
 int dfs_stat(dfs_fs *fs, const char *path, struct dfs_stat *st) {
+  int prc = dfs__check_path("stat", path);
+  if (prc) return prc;
   Dfs__GetFileInfoRequest r = DFS__GET_FILE_INFO_REQUEST__INIT;
   r.path = dfs__bytes(path);
   Dfs__GetFileInfoResponse *resp = NULL;
@@ -282,6 +308,8 @@ void dfs_stats_free(struct dfs_stat *e, size_t n) {
 
 int dfs_list_page(dfs_fs *fs, const char *path, const char *start_after,
                   struct dfs_stat **entries, size_t *n, size_t *remaining) {
+  int prc = dfs__check_path("ls", path);
+  if (prc) return prc;
   Dfs__GetListingRequest r = DFS__GET_LISTING_REQUEST__INIT;
   r.path = dfs__bytes(path);
   if (start_after) {
@@ -362,6 +390,8 @@ int dfs_list(dfs_fs *fs, const char *path, struct dfs_stat **entries, size_t *n)
 }
 
 int dfs_mkdirs(dfs_fs *fs, const char *path, uint16_t permission) {
+  int prc = dfs__check_path("mkdir", path);
+  if (prc) return prc;
   Dfs__MkdirsRequest r = DFS__MKDIRS_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.permission = permission ? permission : 0755;
@@ -376,6 +406,8 @@ int dfs_mkdirs(dfs_fs *fs, const char *path, uint16_t permission) {
 }
 
 int dfs_delete(dfs_fs *fs, const char *path, bool recursive) {
+  int prc = dfs__check_path("delete", path);
+  if (prc) return prc;
   Dfs__DeleteRequest r = DFS__DELETE_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.has_recursive = 1;
@@ -391,6 +423,9 @@ int dfs_delete(dfs_fs *fs, const char *path, bool recursive) {
 }
 
 int dfs_rename(dfs_fs *fs, const char *src, const char *dst, bool overwrite) {
+  int prc = dfs__check_path("rename", src);
+  if (prc == 0) prc = dfs__check_path("rename", dst);
+  if (prc) return prc;
   Dfs__RenameRequest r = DFS__RENAME_REQUEST__INIT;
   r.src = dfs__bytes(src);
   r.dst = dfs__bytes(dst);
@@ -407,6 +442,8 @@ int dfs_rename(dfs_fs *fs, const char *src, const char *dst, bool overwrite) {
 }
 
 int dfs_chmod(dfs_fs *fs, const char *path, uint16_t permission) {
+  int prc = dfs__check_path("chmod", path);
+  if (prc) return prc;
   Dfs__SetPermissionRequest r = DFS__SET_PERMISSION_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.permission = permission & 07777;
@@ -414,6 +451,8 @@ int dfs_chmod(dfs_fs *fs, const char *path, uint16_t permission) {
 }
 
 int dfs_chown(dfs_fs *fs, const char *path, const char *owner, const char *group) {
+  int prc = dfs__check_path("chown", path);
+  if (prc) return prc;
   Dfs__SetOwnerRequest r = DFS__SET_OWNER_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.owner = (char *)owner;
@@ -422,6 +461,8 @@ int dfs_chown(dfs_fs *fs, const char *path, const char *owner, const char *group
 }
 
 int dfs_set_replication(dfs_fs *fs, const char *path, int replication) {
+  int prc = dfs__check_path("setrep", path);
+  if (prc) return prc;
   if (replication < 1 || replication > 32767)
     return dfs_err_set(DFS_EINVAL, "setrep: %s: invalid replication %d", path, replication);
   Dfs__SetReplicationRequest r = DFS__SET_REPLICATION_REQUEST__INIT;
@@ -436,6 +477,8 @@ int dfs_set_replication(dfs_fs *fs, const char *path, int replication) {
 }
 
 int dfs_set_times(dfs_fs *fs, const char *path, int64_t mtime_ms, int64_t atime_ms) {
+  int prc = dfs__check_path("settimes", path);
+  if (prc) return prc;
   Dfs__SetTimesRequest r = DFS__SET_TIMES_REQUEST__INIT;
   r.path = dfs__bytes(path);
   if (mtime_ms >= 0) r.has_mtime = 1, r.mtime = (uint64_t)mtime_ms;
@@ -444,6 +487,8 @@ int dfs_set_times(dfs_fs *fs, const char *path, int64_t mtime_ms, int64_t atime_
 }
 
 int dfs_content_summary(dfs_fs *fs, const char *path, struct dfs_content_summary *cs) {
+  int prc = dfs__check_path("du", path);
+  if (prc) return prc;
   Dfs__GetContentSummaryRequest r = DFS__GET_CONTENT_SUMMARY_REQUEST__INIT;
   r.path = dfs__bytes(path);
   Dfs__ContentSummary *resp = NULL;
@@ -475,6 +520,8 @@ void dfs_block_locs_free(struct dfs_block_loc *locs, size_t n) {
 
 int dfs_block_locations(dfs_fs *fs, const char *path, uint64_t offset, uint64_t len,
                         struct dfs_block_loc **out, size_t *n) {
+  int prc = dfs__check_path("getBlockLocations", path);
+  if (prc) return prc;
   Dfs__GetBlockLocationsRequest r = DFS__GET_BLOCK_LOCATIONS_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.has_offset = 1;
@@ -594,6 +641,8 @@ int dfs_datanode_report(dfs_fs *fs, enum dfs_report_type type, struct dfs_datano
 }
 
 int dfs_recover_lease(dfs_fs *fs, const char *path, bool *closed) {
+  int prc = dfs__check_path("recoverLease", path);
+  if (prc) return prc;
   Dfs__RecoverLeaseRequest r = DFS__RECOVER_LEASE_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.client_name = fs->client_name;

@@ -26,19 +26,30 @@ static Dfs__LocatedBlocks *LB(dfs_file *f) {
   return f->locs_resp ? ((Dfs__GetBlockLocationsResponse *)f->locs_resp)->locations : NULL;
 }
 
-static int is_bad(dfs_file *f, const char *uuid) {
+/* The nodes that failed this reader. Takes f->mu (concurrent preads share
+ * the list); callers must not hold it. */
+static int is_bad_locked(dfs_file *f, const char *uuid) {
   for (size_t i = 0; i < f->nbad; i++)
     if (strcmp(f->bad_nodes[i], uuid) == 0) return 1;
   return 0;
 }
 
+static int is_bad(dfs_file *f, const char *uuid) {
+  pthread_mutex_lock(&f->mu);
+  int bad = is_bad_locked(f, uuid);
+  pthread_mutex_unlock(&f->mu);
+  return bad;
+}
+
 static void mark_bad(dfs_file *f, const char *uuid) {
-  if (is_bad(f, uuid)) return;
-  char **n = realloc(f->bad_nodes, (f->nbad + 1) * sizeof *n);
-  if (!n) return;
-  f->bad_nodes = n;
-  f->bad_nodes[f->nbad] = strdup(uuid);
-  if (f->bad_nodes[f->nbad]) f->nbad++;
+  pthread_mutex_lock(&f->mu);
+  char **n = is_bad_locked(f, uuid) ? NULL : realloc(f->bad_nodes, (f->nbad + 1) * sizeof *n);
+  if (n) {
+    f->bad_nodes = n;
+    f->bad_nodes[f->nbad] = strdup(uuid);
+    if (f->bad_nodes[f->nbad]) f->nbad++;
+  }
+  pthread_mutex_unlock(&f->mu);
 }
 
 /* Ask a DataNode holding the block under construction how much of it is
@@ -97,6 +108,8 @@ static int fetch_locations(dfs_file *f) {
 }
 
 int dfs_open(dfs_fs *fs, const char *path, dfs_file **out) {
+  int prc = dfs__check_path("open", path);
+  if (prc) return prc;
   dfs_file *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) {
     free(f);
@@ -111,6 +124,7 @@ int dfs_open(dfs_fs *fs, const char *path, dfs_file **out) {
     free(f);
     return rc;
   }
+  dfs__reader_add(fs, f);
   *out = f;
   return 0;
 }
@@ -160,11 +174,16 @@ struct stream {
 static int stream_open(dfs_file *f, const Dfs__LocatedBlock *b, uint64_t off, uint64_t len,
                        struct stream *s) {
   int rc = DFS_ENODATANODE;
-  char tried[1024] = "";
+  char tried[1024] = "", why[512] = "";
   size_t tl = 0;
+  /* Nodes that failed before are skipped while another one is left; when
+   * all failed, they get one more chance (the failure may have been brief). */
+  int all_bad = 1;
+  for (size_t i = 0; i < b->n_locs; i++)
+    if (!is_bad(f, b->locs[i]->id->uuid)) all_bad = 0;
   for (size_t i = 0; i < b->n_locs; i++) {
     const Dfs__DatanodeInfo *d = b->locs[i];
-    if (is_bad(f, d->id->uuid)) continue;
+    if (!all_bad && is_bad(f, d->id->uuid)) continue;
     char a[300];
     dfs__dn_addr(d, a, sizeof a);
     tl += (size_t)snprintf(tried + tl, tl < sizeof tried ? sizeof tried - tl : 0, "%s%s",
@@ -173,6 +192,7 @@ static int stream_open(dfs_file *f, const Dfs__LocatedBlock *b, uint64_t off, ui
     dfs_conn *k = NULL;
     rc = dfs_rpc_client_take(f->fs->rpc, a, f->fs->timeout_ms, &k);
     if (rc) {
+      snprintf(why, sizeof why, "%s", dfs_err_msg());
       mark_bad(f, d->id->uuid);
       continue;
     }
@@ -184,8 +204,12 @@ static int stream_open(dfs_file *f, const Dfs__LocatedBlock *b, uint64_t off, ui
     Dfs__ReadBlockResponse *resp = NULL;
     rc = dfs_conn_call(k, DFS_M_READ_BLOCK, &r.base, &dfs__read_block_response__descriptor,
                        (ProtobufCMessage **)&resp, f->fs->timeout_ms);
-    if (rc == 0 && resp->status != 0) rc = resp->status < 0 ? resp->status : DFS_EIO;
+    if (rc == 0 && resp->status != 0) {
+      rc = resp->status < 0 ? resp->status : DFS_EIO;
+      dfs_err_set(rc, "%s: %s", a, resp->message ? resp->message : dfs_strerror(rc));
+    }
     if (rc) {
+      snprintf(why, sizeof why, "%s", dfs_err_msg());
       if (resp) dfs__read_block_response__free_unpacked(resp, NULL);
       dfs_rpc_client_give(f->fs->rpc, k, false);
       mark_bad(f, d->id->uuid);
@@ -206,7 +230,7 @@ static int stream_open(dfs_file *f, const Dfs__LocatedBlock *b, uint64_t off, ui
                      "read %s: could not obtain block blk_%llu_%llu from any node (tried: %s): %s",
                      f->path, (unsigned long long)b->block->id,
                      (unsigned long long)b->block->genstamp, tl ? tried : "none",
-                     dfs_strerror(rc ? rc : DFS_ENODATANODE));
+                     why[0] ? why : dfs_strerror(rc ? rc : DFS_ENODATANODE));
 }
 
 static void stream_close(dfs_file *f, struct stream *s) {
@@ -325,6 +349,7 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
   if (bi < 0) return dfs_err_set(DFS_EIO, "read %s: no block holds offset %llu", f->path,
                                  (unsigned long long)f->pos);
   const Dfs__LocatedBlock *b = LB(f)->blocks[bi];
+  char last[512] = "";
   for (int attempt = 0; attempt < 8; attempt++) {
     struct stream s = {0};
     if (f->rconn && (f->rblock != (size_t)bi || f->rpos != f->pos)) reader_reset(f);
@@ -353,6 +378,9 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
     ssize_t n = stream_packet(f, &s, direct, len, &f->rbuf, &f->rcap, &f->rsums, &f->rsums_cap,
                               &where, &poff);
     if (n < 0) {
+      char a[300];
+      dfs__dn_addr(s.node, a, sizeof a);
+      snprintf(last, sizeof last, "%s: %s", a, dfs_err_msg());
       stream_failed(f, &s, (int)n);
       f->rconn = NULL;
       continue;
@@ -381,8 +409,8 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
     /* the stream's next packet continues after what is buffered */
     return (ssize_t)take;
   }
-  return dfs_err_set(DFS_EIO, "read %s: block blk_%llu: too many failures", f->path,
-                     (unsigned long long)b->block->id);
+  return dfs_err_set(DFS_EIO, "read %s: block blk_%llu: too many failures, last from %s", f->path,
+                     (unsigned long long)b->block->id, last[0] ? last : "?");
 }
 
 ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
@@ -429,9 +457,7 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
     int ok = 0;
     for (int attempt = 0; attempt < 8 && !ok; attempt++) {
       struct stream s = {0};
-      pthread_mutex_lock(&f->mu);
-      rc = stream_open(f, bc, boff, want, &s);
-      pthread_mutex_unlock(&f->mu);
+      rc = stream_open(f, bc, boff, want, &s); /* no lock held: preads run in parallel */
       if (rc) break;
       uint64_t got = 0;
       for (;;) {
@@ -439,9 +465,7 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
         uint64_t poff;
         ssize_t n = stream_packet(f, &s, NULL, 0, &scratch, &scap, &sums, &sumcap, &where, &poff);
         if (n < 0) {
-          pthread_mutex_lock(&f->mu);
           stream_failed(f, &s, (int)n);
-          pthread_mutex_unlock(&f->mu);
           rc = (int)n;
           break;
         }
@@ -472,6 +496,7 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
 }
 
 int dfs__reader_close(dfs_file *f) {
+  dfs__reader_remove(f->fs, f);
   reader_reset(f);
   if (f->locs_resp) protobuf_c_message_free_unpacked(f->locs_resp, NULL);
   free(f->rbuf);

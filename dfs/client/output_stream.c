@@ -330,6 +330,8 @@ int dfs_create(dfs_fs *fs, const char *path, const struct dfs_create_opts *opts,
                dfs_file **out) {
   struct dfs_create_opts none = {0};
   if (!opts) opts = &none;
+  int prc = dfs__check_path("create", path);
+  if (prc) return prc;
   Dfs__CreateRequest r = DFS__CREATE_REQUEST__INIT;
   r.path = dfs__bytes(path);
   r.permission = opts->permission ? opts->permission : 0644;

@@ -4,12 +4,23 @@
  * duration (no multiplexing), so a client's concurrency is its calls in
  * flight and a slow call never delays another.
  *
+ * A connection is in step only after the whole reply to its last call was
+ * read (conn_call() keeps dfs_conn.broken up to date); any transport error,
+ * timeout or malformed reply marks it broken and dfs_rpc_client_give()
+ * closes it instead of pooling it. Error replies keep it in step.
+ *
  * A pooled connection may have been closed by the server while idle (idle
- * timeout, restart). When the first send or the reply's first byte fails on
- * a reused connection, the call is retried once on a fresh one: the server
- * closed the connection before reading our frame or while idle, so it did not
- * run the call. (If the server died mid-call the retry may run a call twice;
- * NameNode mutations are guarded by leases and existence checks.)
+ * timeout, restart). When the send or the wait for the reply's first byte
+ * fails with EOF/reset on a reused connection, the call is retried once on
+ * a fresh connection (never another pooled one: they are likely as stale).
+ * The server serves one call at a time and answers it before reading the
+ * next, so a connection closed while idle never ran our call. Caveat: if
+ * the server read the request and then died before replying, the retry
+ * runs the call a second time (docs/protocol.md).
+ *
+ * Per call: one sendmsg() of header+body, poll() + one recv() of the reply
+ * in the common case, buffers kept on the connection (no malloc besides
+ * protobuf's unpack).
  *
  * Lock order: client.mu only, never held during I/O.
  */
@@ -32,6 +43,7 @@ struct dfs_conn {
   char addr[128];
   uint64_t next_call_id;
   int reused; /* came from the pool */
+  int broken; /* out of step or closed: never reuse (set by conn_call) */
   uint8_t *buf;
   size_t cap;
   uint32_t max_body;
@@ -132,6 +144,25 @@ static ssize_t recv_some(int fd, void *buf, size_t len, int64_t deadline) {
 }
 
 /*
+ * The send failed with a reset: the server may have answered with an error
+ * frame before it closed (frame refused, too many connections). Take it if
+ * it is already here, so the caller learns why. Returns the code, or 0.
+ */
+static int salvage_error(struct dfs_conn *k, const char *mname) {
+  ssize_t r = recv(k->fd, k->buf, k->cap, MSG_DONTWAIT);
+  struct dfs_rpc_hdr h;
+  if (r < DFS_RPC_HDR_LEN || dfs_rpc_hdr_decode(k->buf, (size_t)r, k->max_body, &h) ||
+      h.status >= 0 || (size_t)r < DFS_RPC_HDR_LEN + (size_t)h.body_len)
+    return 0;
+  Dfs__RpcError *e = dfs__rpc_error__unpack(NULL, h.body_len, k->buf + DFS_RPC_HDR_LEN);
+  if (!e) return 0;
+  dfs_err_set(h.status, "%s to %s: %s", mname, k->addr,
+              e->message && e->message[0] ? e->message : dfs_strerror(h.status));
+  dfs__rpc_error__free_unpacked(e, NULL);
+  return h.status;
+}
+
+/*
  * One call on a connection. *stale is set when the request could not be
  * sent or the connection was found closed before any reply byte arrived
  * (the retry rule of dfs_rpc_call()). `exact`: read no byte past the reply
@@ -152,10 +183,13 @@ static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
                        mname, k->addr, n);
   if (ensure(k, n > 4096 ? n : 4096)) return dfs_err_set(DFS_ENOMEM, "out of memory");
   if (n) protobuf_c_message_pack(req, k->buf);
+  k->broken = 1; /* until a reply to this call has been read whole */
   uint64_t id = ++k->next_call_id;
   struct dfs_rpc_hdr h = {DFS_RPC_MAGIC, DFS_RPC_VERSION, 0, method, id, 0, (uint32_t)n};
   int rc = dfs_rpc_send_frame(k->fd, &h, k->buf, deadline);
   if (rc) {
+    int why = (rc == DFS_ECONNRESET || rc == -EPIPE) ? salvage_error(k, mname) : 0;
+    if (why) return why;
     *stale = 1;
     return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
   }
@@ -178,7 +212,7 @@ static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
   struct dfs_rpc_hdr rh;
   rc = dfs_rpc_hdr_decode(k->buf, DFS_RPC_HDR_LEN, k->max_body, &rh);
   if (rc) return dfs_err_set(rc, "%s to %s: bad reply: %s", mname, k->addr, dfs_err_msg());
-  if (!(rh.flags & DFS_RPC_F_REPLY) || (rh.call_id != id && rh.call_id != 0))
+  if (!(rh.flags & DFS_RPC_F_REPLY) || (rh.call_id != id && !(rh.call_id == 0 && rh.status != 0)))
     return dfs_err_set(DFS_EPROTO, "%s to %s: reply out of step (call id %llu, expected %llu)",
                        mname, k->addr, (unsigned long long)rh.call_id,
                        (unsigned long long)id);
@@ -192,22 +226,27 @@ static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
     if (rc) return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
   }
   const uint8_t *body = k->buf + DFS_RPC_HDR_LEN;
+  /* In step again, unless the server answered a refused frame (call id 0,
+   * or a header-level error): it closes after those. */
+  k->broken = rh.call_id != id || rh.status == DFS_EPROTO || rh.status == DFS_ETOOBIG;
   if (rh.status != 0) {
     Dfs__RpcError *e = dfs__rpc_error__unpack(NULL, rh.body_len, body);
     int code = rh.status < 0 ? rh.status : DFS_EREMOTE;
-    if (e && e->message && e->message[0])
-      dfs_err_set(code, "%s", e->message);
+    const char *m = e && e->message && e->message[0] ? e->message : NULL;
+    if (m && rh.call_id == id)
+      dfs_err_set(code, "%s", m); /* the handler's own words */
     else
-      dfs_err_set(code, "%s to %s: %s", mname, k->addr, dfs_strerror(code));
+      dfs_err_set(code, "%s to %s: %s", mname, k->addr, m ? m : dfs_strerror(code));
     if (e) dfs__rpc_error__free_unpacked(e, NULL);
-    /* A reply to a rejected header (call id 0) means the server closes. */
-    return rh.call_id != id ? DFS_EPROTO : code;
+    return code;
   }
   if (!resp_desc || !resp) return 0;
   *resp = protobuf_c_message_unpack(resp_desc, NULL, rh.body_len, body);
-  if (!*resp)
+  if (!*resp) {
+    k->broken = 1;
     return dfs_err_set(DFS_EPROTO, "%s to %s: malformed reply body (%u bytes)", mname,
                        k->addr, rh.body_len);
+  }
   return 0;
 }
 
@@ -252,6 +291,14 @@ static int conn_open(dfs_rpc_client *c, const char *addr, int timeout_ms, const 
   int stale;
   int rc = conn_call(k, DFS_M_CONNECTION_CONTEXT, &cc.base, NULL, NULL, timeout_ms, 0, &stale);
   if (rc) {
+    /* Name the call the user made, not the framework's first call. */
+    static const char pre[] = "CONNECTION_CONTEXT to ";
+    const char *m = dfs_err_msg();
+    if (strncmp(m, pre, sizeof pre - 1) == 0) {
+      char rest[768];
+      snprintf(rest, sizeof rest, "%s", m + sizeof pre - 1);
+      dfs_err_set(rc, "%s to %s", what, rest);
+    }
     conn_free(k);
     return rc;
   }
@@ -298,7 +345,7 @@ int dfs_rpc_client_take(dfs_rpc_client *c, const char *addr, int timeout_ms, dfs
 
 void dfs_rpc_client_give(dfs_rpc_client *c, dfs_conn *k, bool reusable) {
   if (!k) return;
-  if (!reusable) {
+  if (!reusable || k->broken) {
     conn_free(k);
     return;
   }
@@ -334,11 +381,9 @@ int dfs_rpc_call(dfs_rpc_client *c, const char *addr, uint16_t method,
     int stale = 0;
     int reused = k->reused;
     rc = conn_call(k, method, req, resp_desc, resp, timeout_ms, 0, &stale);
-    /* Error replies keep the connection in step; transport errors do not
-     * (closing a healthy connection by mistake costs only a reconnect). */
-    int transport = stale || rc == DFS_EPROTO || rc == DFS_ETIMEDOUT || rc == DFS_ECONNRESET ||
-                    rc == -EPIPE || rc == DFS_ENOMEM || rc == DFS_ETOOBIG;
-    dfs_rpc_client_give(c, k, !transport);
+    /* Error replies keep the connection in step; transport errors mark it
+     * broken and give() closes it. */
+    dfs_rpc_client_give(c, k, true);
     if (rc && stale && reused && attempt == 0) continue;
     return rc;
   }

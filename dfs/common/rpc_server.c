@@ -11,6 +11,15 @@
  * served with user "" (the NameNode treats it as an unknown, unprivileged
  * user), so tools that speak the protocol by hand stay simple.
  *
+ * Lean per-call path: each connection reads through its own buffer (one
+ * blocking recv() usually brings header and body; the idle timeout is the
+ * socket's SO_RCVTIMEO, so no poll() per frame), and replies go out as one
+ * sendmsg() of header + body packed into a per-connection buffer. A refused
+ * header is answered, then the connection is closed "lingering" (input
+ * drained briefly) so that the reset of a close with unread input cannot
+ * destroy the answer. Connections over max_connections get one error frame
+ * (call id 0, DFS_EAGAIN) and are closed by the accept thread.
+ *
  * Lock order: server.mu only; no handler runs under it.
  */
 #include <errno.h>
@@ -194,7 +203,6 @@ int64_t dfs_rpc_call_deadline(const struct dfs_rpc_call *call) {
 /* Serve one call whose header is decoded. Returns 0 to go on, <0 to close. */
 static int serve_call(struct conn *c, const struct dfs_rpc_hdr *h) {
   dfs_rpc_server *s = c->srv;
-  const char *mname = dfs_method_name(h->method);
   int rc = fill(c, h->body_len);
   if (rc) return rc;
   const uint8_t *body = c->rbuf + c->rpos;
@@ -242,7 +250,6 @@ static int serve_call(struct conn *c, const struct dfs_rpc_hdr *h) {
   dfs_err_clear();
   rc = m->handler(s->o.ctx, &call, req);
   protobuf_c_message_free_unpacked(req, NULL);
-  (void)mname;
   if (m->flags & DFS_RPC_STREAM) {
     if (rc < 0 && !call.replied)
       send_error(c, h->method, h->call_id, rc,
@@ -328,6 +335,27 @@ static void *conn_main(void *arg) {
   return NULL;
 }
 
+/* Tell a connection over max_connections why it is closed: one error
+ * frame (call id 0, DFS_EAGAIN), best effort and without blocking the
+ * accept thread, then close. */
+static void refuse(int fd, const dfs_rpc_server *s) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: too many connections (%d, ipc.server.max.connections)",
+           s->name, s->o.max_connections);
+  Dfs__RpcError e = DFS__RPC_ERROR__INIT;
+  e.code = DFS_EAGAIN;
+  e.message = msg;
+  uint8_t buf[DFS_RPC_HDR_LEN + 256];
+  size_t n = dfs__rpc_error__pack(&e, buf + DFS_RPC_HDR_LEN);
+  struct dfs_rpc_hdr h = {DFS_RPC_MAGIC, DFS_RPC_VERSION, DFS_RPC_F_REPLY, 0, 0, DFS_EAGAIN,
+                          (uint32_t)n};
+  dfs_rpc_hdr_encode(&h, buf);
+  ssize_t w = send(fd, buf, DFS_RPC_HDR_LEN + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)w;
+  shutdown(fd, SHUT_WR);
+  close(fd);
+}
+
 static void *accept_main(void *arg) {
   dfs_rpc_server *s = arg;
   for (;;) {
@@ -362,7 +390,7 @@ static void *accept_main(void *arg) {
       pthread_mutex_unlock(&s->mu);
       LOG_WARN(s->name, "%s: refused: %d connections open (ipc.server.max.connections)",
                c->peer, s->o.max_connections);
-      close(fd);
+      refuse(fd, s);
       free(c);
       continue;
     }

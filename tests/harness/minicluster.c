@@ -139,7 +139,8 @@ static int wait_ready(struct daemon *d, int timeout_ms) {
     int st;
     if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
       untrack(d->pid);
-      fprintf(stderr, "minicluster: %s exited during start-up (status %d)\n", d->name, st);
+      fprintf(stderr, "minicluster: %s exited during start-up (%s %d)\n", d->name,
+              WIFEXITED(st) ? "exit code" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
       tail_log(d->log);
       d->pid = 0;
       return DFS_EIO;
@@ -163,7 +164,9 @@ static int start_nn(struct minicluster *mc, const char *addr) {
   return rc ? rc : wait_ready(&mc->nn, 30000);
 }
 
-static int start_dn(struct minicluster *mc, int i, const char *addr) {
+/* Spawn DataNode i; start_dn also waits for it. mc_start spawns them all
+ * first and then waits, so that they register in parallel. */
+static int spawn_dn(struct minicluster *mc, int i, const char *addr) {
   struct daemon *d = &mc->dn[i];
   char data[600], a[128], host[64], nn[128], bin[512];
   snprintf(bin, sizeof bin, "%s/datanode", DFS_BIN_DIR);
@@ -173,8 +176,12 @@ static int start_dn(struct minicluster *mc, int i, const char *addr) {
   snprintf(nn, sizeof nn, "dfs.namenode.rpc-address=%s", mc->nn.addr);
   char *argv[] = {bin, "--conf", mc->conf, "-D", data, "-D", a, "-D", host, "-D", nn,
                   "--ready-file", d->ready, NULL};
-  int rc = spawn_daemon(d, argv);
-  return rc ? rc : wait_ready(d, 60000);
+  return spawn_daemon(d, argv);
+}
+
+static int start_dn(struct minicluster *mc, int i, const char *addr) {
+  int rc = spawn_dn(mc, i, addr);
+  return rc ? rc : wait_ready(&mc->dn[i], 60000);
 }
 
 static int write_text(const char *path, const char *text) {
@@ -246,10 +253,13 @@ int mc_start(const struct mc_opts *o, struct minicluster **out) {
     snprintf(d->data, sizeof d->data, "%s/dn%d", mc->dir, i + 1);
     snprintf(d->log, sizeof d->log, "%s/dn%d.log", mc->dir, i + 1);
     snprintf(d->ready, sizeof d->ready, "%s/dn%d.ready", mc->dir, i + 1);
-    rc = start_dn(mc, i, "127.0.0.1:0");
+    rc = spawn_dn(mc, i, "127.0.0.1:0");
   }
+  for (int i = 0; rc == 0 && i < mc->ndn; i++) rc = wait_ready(&mc->dn[i], 60000);
   if (rc == 0) rc = mc_wait_live(mc, mc->ndn, 30000);
   if (rc) {
+    fprintf(stderr, "minicluster: start failed (%s); logs in %s%s\n", dfs_error_string(rc),
+            mc->dir, getenv("DFS_KEEP_TEST_DIRS") ? "" : " (set DFS_KEEP_TEST_DIRS=1 to keep them)");
     mc_stop(mc);
     return rc;
   }
@@ -282,6 +292,9 @@ static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f
 
 void mc_stop(struct minicluster *mc) {
   if (!mc) return;
+  /* SIGTERM to every DataNode first so that they stop in parallel. */
+  for (int i = 0; i < mc->ndn; i++)
+    if (mc->dn[i].pid > 0) kill(mc->dn[i].pid, SIGTERM);
   for (int i = 0; i < mc->ndn; i++) stop_daemon(&mc->dn[i], SIGTERM);
   stop_daemon(&mc->nn, SIGTERM);
   const char *keep = getenv("DFS_KEEP_TEST_DIRS");
@@ -335,6 +348,7 @@ int mc_wait_live(struct minicluster *mc, int n, int timeout_ms) {
     if (dfs_now_ms() > deadline) {
       fprintf(stderr, "minicluster: %d live DataNodes after %d ms, wanted %d\n",
                       rc ? -1 : (int)cnt, timeout_ms, n);
+      tail_log(mc->nn.log);
       rc = DFS_ETIMEDOUT;
       break;
     }
@@ -359,9 +373,19 @@ static char *slurp(const char *path) {
 }
 
 int mc_run(char *const argv[], char **out, char **err) {
+  return mc_run_timeout(argv, out, err, MC_RUN_DEFAULT_TIMEOUT_MS);
+}
+
+int mc_run_timeout(char *const argv[], char **out, char **err, int timeout_ms) {
   char o[] = "/tmp/dfs-mc-outXXXXXX", e[] = "/tmp/dfs-mc-errXXXXXX";
   int ofd = mkstemp(o), efd = mkstemp(e);
-  if (ofd < 0 || efd < 0) return -1;
+  if (out) *out = NULL;
+  if (err) *err = NULL;
+  if (ofd < 0 || efd < 0) {
+    if (ofd >= 0) close(ofd), unlink(o);
+    if (efd >= 0) close(efd), unlink(e);
+    return -1;
+  }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, ofd, 1);
@@ -375,10 +399,25 @@ int mc_run(char *const argv[], char **out, char **err) {
   int status = -1;
   if (rc == 0) {
     track(pid);
-    int st;
-    waitpid(pid, &st, 0);
+    /* Poll, so that a hung command fails the test instead of hanging it. */
+    int64_t deadline = dfs_now_ms() + timeout_ms;
+    int st = 0;
+    bool killed = false;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+      if (dfs_now_ms() > deadline) {
+        fprintf(stderr, "minicluster: %s still running after %d ms: killed\n", argv[0],
+                timeout_ms);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        killed = true;
+        break;
+      }
+      usleep(2000);
+    }
     untrack(pid);
-    status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    status = !killed && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  } else {
+    fprintf(stderr, "minicluster: cannot run %s: %s\n", argv[0], strerror(rc));
   }
   if (out) *out = slurp(o);
   if (err) *err = slurp(e);

@@ -52,12 +52,16 @@ int mc_wait_live(struct minicluster *mc, int n, int timeout_ms);
 int mc_connect(struct minicluster *mc, const char *user, dfs_fs **out);
 
 /* Run build/bin/dfs --conf <conf> --namenode <addr> ARGS... (NULL-terminated).
- * Captures stdout and stderr (caller frees; either may be NULL to discard)
- * and returns the exit status (or -1). */
+ * Captures stdout and stderr into malloc'ed strings (caller frees; either
+ * may be NULL to discard) and returns the exit status, or -1 if it could not
+ * run, died of a signal or ran past MC_RUN_DEFAULT_TIMEOUT_MS (then killed). */
 int mc_dfs(struct minicluster *mc, char **out, char **err, ...);
 
-/* Run any program (argv NULL-terminated) the same way. */
+/* Run any program (argv[0] a path, argv NULL-terminated) the same way, stdin
+ * from /dev/null. mc_run_timeout kills it after timeout_ms. */
+#define MC_RUN_DEFAULT_TIMEOUT_MS 600000
 int mc_run(char *const argv[], char **out, char **err);
+int mc_run_timeout(char *const argv[], char **out, char **err, int timeout_ms);
 
 /* Fill a local file with `bytes` of pseudo-random data (seeded). */
 int mc_make_file(const char *path, uint64_t bytes, uint32_t seed);

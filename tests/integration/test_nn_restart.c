@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "minicluster.h"
+#include "net.h"
 
 struct file_spec {
   const char *path;
@@ -89,7 +92,27 @@ static char *snapshot(dfs_fs *fs) {
   return buf;
 }
 
-static void run(const char *const *conf) {
+/* Highest transaction id of a finished image (fsimage_<txid>) under dir. */
+static uint64_t max_image_txid;
+static int image_seen(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+  (void)sb, (void)f;
+  const char *base = strrchr(p, '/');
+  base = base ? base + 1 : p;
+  if (flag == FTW_F && strncmp(base, "fsimage_", 8) == 0 &&
+      strspn(base + 8, "0123456789") == strlen(base + 8)) {
+    uint64_t t = strtoull(base + 8, NULL, 10);
+    if (t > max_image_txid) max_image_txid = t;
+  }
+  return 0;
+}
+
+static uint64_t newest_image(const char *dir) {
+  max_image_txid = 0;
+  nftw(dir, image_seen, 8, FTW_PHYS);
+  return max_image_txid;
+}
+
+static void run(const char *const *conf, bool expect_checkpoint) {
   struct mc_opts o = {.num_datanodes = 3, .blocksize = "1m", .conf = conf};
   struct minicluster *mc;
   CU_ASSERT_FATAL(mc_start(&o, &mc) == 0);
@@ -117,6 +140,15 @@ static void run(const char *const *conf) {
   CU_ASSERT(dfs_set_replication(fs, "/top", 2) == 0);
   char *before = snapshot(fs);
   dfs_disconnect(fs);
+  if (expect_checkpoint) {
+    /* the restart must really start from an image plus a log tail */
+    char nn_dir[700];
+    snprintf(nn_dir, sizeof nn_dir, "%s/nn", mc_dir(mc));
+    int64_t deadline = dfs_now_ms() + 20000;
+    while (newest_image(nn_dir) == 0 && dfs_now_ms() < deadline) usleep(20000);
+    CU_ASSERT(newest_image(nn_dir) > 0);
+    if (newest_image(nn_dir) == 0) fprintf(stderr, "no checkpoint image in %s\n", nn_dir);
+  }
 
   CU_ASSERT(mc_kill_nn(mc, SIGKILL) == 0);
   CU_ASSERT_FATAL(mc_restart_nn(mc) == 0);
@@ -148,11 +180,11 @@ static void run(const char *const *conf) {
   mc_stop(mc);
 }
 
-static void test_edit_log_replay(void) { run(NULL); }
+static void test_edit_log_replay(void) { run(NULL, false); }
 
 static void test_across_checkpoints(void) {
   static const char *const conf[] = {"dfs.namenode.checkpoint.txns=5", NULL};
-  run(conf);
+  run(conf, true);
 }
 
 int main(void) {

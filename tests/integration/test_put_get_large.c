@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "minicluster.h"
+#include "net.h"
 
 static void test_put_get_1g(void) {
   const char *env = getenv("DFS_TEST_LARGE_MB");
@@ -35,7 +36,18 @@ static void test_put_get_1g(void) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   struct dfs_block_loc *b;
   size_t n;
-  CU_ASSERT_FATAL(dfs_block_locations(fs, "/big", 0, 0, &b, &n) == 0);
+  /* close() returns once every block has dfs.namenode.replication.min
+   * replicas; the other DataNodes' block-received reports may still be on
+   * their way (HDFS tests call DFSTestUtil.waitReplication for this). */
+  int64_t deadline = dfs_now_ms() + 30000;
+  for (;;) {
+    CU_ASSERT_FATAL(dfs_block_locations(fs, "/big", 0, 0, &b, &n) == 0);
+    size_t full = 0;
+    for (size_t i = 0; i < n; i++) full += b[i].n_replicas >= 3;
+    if (full == n || dfs_now_ms() > deadline) break;
+    dfs_block_locs_free(b, n);
+    usleep(20000);
+  }
   CU_ASSERT_EQUAL(n, (mb + 63) / 64);
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) {

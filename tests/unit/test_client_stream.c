@@ -1,0 +1,698 @@
+/*
+ * test_client_stream.c - the client library's write and read paths against
+ * an in-process fake cluster (no daemons).
+ *
+ * One dfs_rpc_server plays both the NameNode and a DataNode (the located
+ * blocks name its own port), so the tests see exactly what the client puts
+ * on the wire: packet offsets, sequence numbers, sizes and checksums, the
+ * hflush partial-chunk resend, SYNC and LAST flags, the previous-block
+ * lengths given to ADD_BLOCK, COMPLETE retried while it answers false, and
+ * on the read side checksum verification with failover and a bad-block
+ * report. Failures are injected through the fake's state.
+ */
+#include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "dfs.h"
+#include "dfs_methods.h"
+#include "errors.h"
+#include "net.h"
+#include "packet.h"
+#include "rpc.h"
+
+#define BLOCKSIZE (200 * 1024) /* 400 chunks: small blocks, several per file */
+#define MAX_BLOCKS 16
+#define MAX_PKTS 4096
+
+struct pkt_rec {
+  int block;
+  int64_t offset, seqno;
+  uint32_t len;
+  uint8_t flags;
+};
+
+/* The fake cluster. mu guards everything below it. */
+struct fake {
+  dfs_rpc_server *srv;
+  int port;
+  pthread_mutex_t mu;
+  int nblocks;
+  uint64_t blk_len[MAX_BLOCKS];       /* bytes the "replica" holds */
+  uint8_t *blk_data[MAX_BLOCKS];
+  uint64_t prev_len[MAX_BLOCKS];      /* ADD_BLOCK's previous.num_bytes (-1: absent) */
+  int has_prev[MAX_BLOCKS];
+  struct pkt_rec pkts[MAX_PKTS];
+  int npkts;
+  int bad_offset_pkts;                /* packets that broke the offset rule */
+  int bad_sum_pkts;
+  int complete_calls, complete_false; /* answer false this many times */
+  uint64_t complete_last_len;
+  int fail_ack_seqno;                 /* ack this seqno with DFS_ECHECKSUM (-2: never) */
+  int corrupt_reads;                  /* corrupt the data of this many READ_BLOCK streams */
+  int bad_reports;
+  int heartbeats;                     /* seqno -1 packets */
+  char bad_report_uuid[64];
+};
+
+static struct fake F;
+
+static Dfs__DatanodeInfo *make_dn(const char *uuid) {
+  static Dfs__DatanodeId ids[2];
+  static Dfs__DatanodeInfo infos[2];
+  int i = strcmp(uuid, "dn-A") == 0 ? 0 : 1;
+  Dfs__DatanodeId id = DFS__DATANODE_ID__INIT;
+  Dfs__DatanodeInfo di = DFS__DATANODE_INFO__INIT;
+  ids[i] = id;
+  ids[i].uuid = (char *)uuid;
+  ids[i].host = "127.0.0.1";
+  ids[i].port = (uint32_t)F.port;
+  infos[i] = di;
+  infos[i].id = &ids[i];
+  return &infos[i];
+}
+
+static int h_defaults(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  (void)req;
+  Dfs__ServerDefaults d = DFS__SERVER_DEFAULTS__INIT;
+  d.blocksize = BLOCKSIZE;
+  d.bytes_per_checksum = DFS_CHUNK_SIZE;
+  d.write_packet_size = 65536;
+  d.replication = 1;
+  return dfs_rpc_reply(call, &d.base);
+}
+
+static int h_create(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__CreateRequest *r = (const Dfs__CreateRequest *)req;
+  Dfs__CreateResponse resp = DFS__CREATE_RESPONSE__INIT;
+  Dfs__FileStatus st = DFS__FILE_STATUS__INIT;
+  st.type = DFS__FILE_TYPE__IS_FILE;
+  st.name = r->path;
+  st.has_file_id = 1;
+  st.file_id = 42;
+  st.has_blocksize = 1;
+  st.blocksize = r->blocksize;
+  resp.status = &st;
+  return dfs_rpc_reply(call, &resp.base);
+}
+
+static int h_add_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__AddBlockRequest *r = (const Dfs__AddBlockRequest *)req;
+  pthread_mutex_lock(&F.mu);
+  int b = F.nblocks++;
+  if (b >= MAX_BLOCKS) {
+    pthread_mutex_unlock(&F.mu);
+    return dfs_err_set(DFS_EINVAL, "too many blocks");
+  }
+  F.has_prev[b] = r->previous != NULL;
+  F.prev_len[b] = r->previous ? r->previous->num_bytes : 0;
+  F.blk_data[b] = calloc(1, BLOCKSIZE);
+  uint64_t off = 0;
+  for (int i = 0; i < b; i++) off += F.blk_len[i];
+  pthread_mutex_unlock(&F.mu);
+  Dfs__AddBlockResponse resp = DFS__ADD_BLOCK_RESPONSE__INIT;
+  Dfs__LocatedBlock lb = DFS__LOCATED_BLOCK__INIT;
+  Dfs__Block blk = DFS__BLOCK__INIT;
+  blk.id = 1000 + (uint64_t)b;
+  blk.genstamp = 1;
+  lb.block = &blk;
+  lb.offset = off;
+  Dfs__DatanodeInfo *locs[1] = {make_dn("dn-A")};
+  lb.locs = locs;
+  lb.n_locs = 1;
+  resp.block = &lb;
+  return dfs_rpc_reply(call, &resp.base);
+}
+
+static int h_complete(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__CompleteRequest *r = (const Dfs__CompleteRequest *)req;
+  Dfs__CompleteResponse resp = DFS__COMPLETE_RESPONSE__INIT;
+  pthread_mutex_lock(&F.mu);
+  F.complete_calls++;
+  F.complete_last_len = r->last ? r->last->num_bytes : 0;
+  resp.result = F.complete_calls > F.complete_false;
+  pthread_mutex_unlock(&F.mu);
+  return dfs_rpc_reply(call, &resp.base);
+}
+
+static int h_empty(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  (void)call;
+  (void)req;
+  return 0;
+}
+
+static int h_report_bad(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  (void)call;
+  const Dfs__ReportBadBlocksRequest *r = (const Dfs__ReportBadBlocksRequest *)req;
+  pthread_mutex_lock(&F.mu);
+  F.bad_reports++;
+  if (r->n_blocks && r->blocks[0]->n_locs)
+    snprintf(F.bad_report_uuid, sizeof F.bad_report_uuid, "%s", r->blocks[0]->locs[0]->id->uuid);
+  pthread_mutex_unlock(&F.mu);
+  return 0;
+}
+
+/* The DataNode's receiving end: the offset rule of the contract, checksums,
+ * one ack per packet (and per heartbeat). */
+static int h_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__WriteBlockRequest *r = (const Dfs__WriteBlockRequest *)req;
+  int b = (int)(r->block->id - 1000);
+  Dfs__WriteBlockResponse resp = DFS__WRITE_BLOCK_RESPONSE__INIT;
+  int rc = dfs_rpc_reply(call, &resp.base);
+  if (rc) return rc;
+  int fd = dfs_rpc_call_fd(call);
+  uint8_t *buf = malloc(DFS_PACKET_MAX_DATA / 4);
+  for (;;) {
+    uint8_t hb[DFS_PACKET_HDR_LEN];
+    struct dfs_packet_hdr h;
+    int64_t dl = dfs_now_ms() + 10000;
+    if ((rc = dfs_read_full(fd, hb, sizeof hb, dl)) != 0) break;
+    if ((rc = dfs_packet_hdr_decode(hb, sizeof hb, 1 << 20, &h)) != 0) break;
+    uint32_t sl = dfs_packet_sums_len(h.data_len);
+    if ((rc = dfs_read_full(fd, buf, sl + h.data_len, dl)) != 0) break;
+    struct dfs_ack a = {.seqno = h.seqno, .n = 1};
+    pthread_mutex_lock(&F.mu);
+    if (h.seqno == -1) F.heartbeats++;
+    if (h.seqno >= 0 && F.npkts < MAX_PKTS)
+      F.pkts[F.npkts++] = (struct pkt_rec){b, h.offset, h.seqno, h.data_len, h.flags};
+    if (h.data_len && crc32c_chunks_verify(buf + sl, h.data_len, DFS_CHUNK_SIZE, buf) >= 0)
+      F.bad_sum_pkts++;
+    if (h.data_len) {
+      uint64_t len = F.blk_len[b], part = len % DFS_CHUNK_SIZE;
+      if ((uint64_t)h.offset == len || (part && (uint64_t)h.offset == len - part)) {
+        memcpy(F.blk_data[b] + h.offset, buf + sl, h.data_len);
+        if ((uint64_t)h.offset + h.data_len > len) F.blk_len[b] = (uint64_t)h.offset + h.data_len;
+      } else {
+        F.bad_offset_pkts++;
+      }
+    }
+    if (h.seqno == F.fail_ack_seqno) a.status[0] = DFS_ECHECKSUM;
+    pthread_mutex_unlock(&F.mu);
+    uint8_t ab[DFS_ACK_MAX_LEN];
+    size_t al = dfs_ack_encode(&a, ab);
+    struct iovec iov = {ab, al};
+    if ((rc = dfs_writev_full(fd, &iov, 1, dl)) != 0) break;
+    if (h.flags & DFS_PKT_LAST) break;
+  }
+  free(buf);
+  return rc;
+}
+
+/* Locations of the file written so far: every block on dn-A then dn-B
+ * (both this server). */
+static int h_locations(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  (void)req;
+  Dfs__GetBlockLocationsResponse resp = DFS__GET_BLOCK_LOCATIONS_RESPONSE__INIT;
+  Dfs__LocatedBlocks lbs = DFS__LOCATED_BLOCKS__INIT;
+  Dfs__LocatedBlock lb[MAX_BLOCKS], *lbp[MAX_BLOCKS];
+  Dfs__Block blk[MAX_BLOCKS];
+  Dfs__DatanodeInfo *locs[2] = {make_dn("dn-A"), make_dn("dn-B")};
+  pthread_mutex_lock(&F.mu);
+  uint64_t off = 0;
+  for (int i = 0; i < F.nblocks; i++) {
+    Dfs__LocatedBlock l = DFS__LOCATED_BLOCK__INIT;
+    Dfs__Block b = DFS__BLOCK__INIT;
+    blk[i] = b;
+    blk[i].id = 1000 + (uint64_t)i;
+    blk[i].genstamp = 1;
+    blk[i].num_bytes = F.blk_len[i];
+    lb[i] = l;
+    lb[i].block = &blk[i];
+    lb[i].offset = off;
+    lb[i].locs = locs;
+    lb[i].n_locs = 2;
+    lbp[i] = &lb[i];
+    off += F.blk_len[i];
+  }
+  lbs.file_length = off;
+  lbs.blocks = lbp;
+  lbs.n_blocks = (size_t)F.nblocks;
+  pthread_mutex_unlock(&F.mu);
+  resp.locations = &lbs;
+  return dfs_rpc_reply(call, &resp.base);
+}
+
+/* READ_BLOCK: packets of 64 KiB from the chunk holding `offset`. */
+static int h_read_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__ReadBlockRequest *r = (const Dfs__ReadBlockRequest *)req;
+  int b = (int)(r->block->id - 1000);
+  pthread_mutex_lock(&F.mu);
+  int corrupt = F.corrupt_reads > 0;
+  if (corrupt) F.corrupt_reads--;
+  uint64_t blen = F.blk_len[b];
+  pthread_mutex_unlock(&F.mu);
+  Dfs__ReadBlockResponse resp = DFS__READ_BLOCK_RESPONSE__INIT;
+  uint64_t start = r->offset - r->offset % DFS_CHUNK_SIZE;
+  uint64_t end = r->offset + r->length;
+  if (end > blen) end = blen;
+  resp.has_first_chunk_offset = 1;
+  resp.first_chunk_offset = start;
+  int rc = dfs_rpc_reply(call, &resp.base);
+  if (rc) return rc;
+  int fd = dfs_rpc_call_fd(call);
+  uint8_t *buf = malloc(DFS_PACKET_HDR_LEN + 1024 + 65536);
+  int64_t seq = 0;
+  for (uint64_t off = start;; off += 65536) {
+    uint32_t n = off >= end ? 0 : (uint32_t)(end - off < 65536 ? end - off : 65536);
+    struct dfs_packet_hdr h = {(int64_t)off, seq++, n, n ? 0 : DFS_PKT_LAST};
+    dfs_packet_hdr_encode(&h, buf);
+    uint32_t sl = dfs_packet_sums_len(n);
+    memcpy(buf + DFS_PACKET_HDR_LEN + sl, F.blk_data[b] + off, n);
+    crc32c_chunks(buf + DFS_PACKET_HDR_LEN + sl, n, DFS_CHUNK_SIZE, buf + DFS_PACKET_HDR_LEN);
+    if (corrupt && n) buf[DFS_PACKET_HDR_LEN + sl + n / 2] ^= 0x40;
+    struct iovec iov = {buf, DFS_PACKET_HDR_LEN + sl + n};
+    if ((rc = dfs_writev_full(fd, &iov, 1, dfs_now_ms() + 10000)) != 0 || n == 0) break;
+  }
+  free(buf);
+  return rc;
+}
+
+static const struct dfs_rpc_method methods[] = {
+    {DFS_M_GET_SERVER_DEFAULTS, "GET_SERVER_DEFAULTS", &dfs__empty__descriptor, h_defaults, 0},
+    {DFS_M_CREATE, "CREATE", &dfs__create_request__descriptor, h_create, 0},
+    {DFS_M_ADD_BLOCK, "ADD_BLOCK", &dfs__add_block_request__descriptor, h_add_block, 0},
+    {DFS_M_ABANDON_BLOCK, "ABANDON_BLOCK", &dfs__abandon_block_request__descriptor, h_empty, 0},
+    {DFS_M_COMPLETE, "COMPLETE", &dfs__complete_request__descriptor, h_complete, 0},
+    {DFS_M_RENEW_LEASE, "RENEW_LEASE", &dfs__renew_lease_request__descriptor, h_empty, 0},
+    {DFS_M_REPORT_BAD_BLOCKS, "REPORT_BAD_BLOCKS", &dfs__report_bad_blocks_request__descriptor,
+     h_report_bad, 0},
+    {DFS_M_GET_BLOCK_LOCATIONS, "GET_BLOCK_LOCATIONS",
+     &dfs__get_block_locations_request__descriptor, h_locations, 0},
+    {DFS_M_WRITE_BLOCK, "WRITE_BLOCK", &dfs__write_block_request__descriptor, h_write_block,
+     DFS_RPC_STREAM},
+    {DFS_M_READ_BLOCK, "READ_BLOCK", &dfs__read_block_request__descriptor, h_read_block,
+     DFS_RPC_STREAM},
+};
+
+static void fake_reset(void) {
+  pthread_mutex_lock(&F.mu);
+  for (int i = 0; i < F.nblocks; i++) free(F.blk_data[i]);
+  dfs_rpc_server *srv = F.srv;
+  int port = F.port;
+  memset(&F.nblocks, 0, sizeof F - offsetof(struct fake, nblocks));
+  F.srv = srv;
+  F.port = port;
+  F.fail_ack_seqno = -2;
+  pthread_mutex_unlock(&F.mu);
+}
+
+static dfs_fs *connect_fake(void) {
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", F.port);
+  struct dfs_connect_opts o = {.namenode = addr, .user = "tester", .timeout_ms = 5000};
+  dfs_fs *fs = NULL;
+  int rc = dfs_connect(&o, &fs);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  return fs;
+}
+
+static void fill(uint8_t *d, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; i++) d[i] = (uint8_t)((i * 2654435761u + seed) >> 11);
+}
+
+/* Concatenation of the fake's blocks equals `want`. */
+static int stored_equals(const uint8_t *want, size_t n) {
+  size_t off = 0;
+  for (int i = 0; i < F.nblocks; i++) {
+    if (off + F.blk_len[i] > n || memcmp(F.blk_data[i], want + off, F.blk_len[i]) != 0) return 0;
+    off += F.blk_len[i];
+  }
+  return off == n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_packet_layout(void) {
+  fake_reset();
+  F.complete_false = 2;
+  dfs_fs *fs = connect_fake();
+  size_t n = 2 * BLOCKSIZE + 70000 + 123; /* two full blocks and a ragged tail */
+  uint8_t *d = malloc(n);
+  fill(d, n, 1);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/a", NULL, &f), 0);
+  for (size_t off = 0; off < n;) { /* odd-sized writes that straddle packets */
+    size_t k = n - off < 9999 ? n - off : 9999;
+    CU_ASSERT_EQUAL(dfs_write(f, d + off, k), (ssize_t)k);
+    off += k;
+  }
+  CU_ASSERT_EQUAL(dfs_tell(f), (int64_t)n);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.nblocks, 3);
+  CU_ASSERT_FALSE(F.has_prev[0]);
+  CU_ASSERT_TRUE(F.has_prev[1] && F.prev_len[1] == BLOCKSIZE);
+  CU_ASSERT_TRUE(F.has_prev[2] && F.prev_len[2] == BLOCKSIZE);
+  CU_ASSERT_EQUAL(F.complete_calls, 3); /* answered false twice, retried */
+  CU_ASSERT_EQUAL(F.complete_last_len, 70000 + 123);
+  CU_ASSERT_EQUAL(F.bad_sum_pkts, 0);
+  CU_ASSERT_EQUAL(F.bad_offset_pkts, 0);
+  CU_ASSERT_TRUE(stored_equals(d, n));
+  /* Per block: seqnos 0,1,2..., contiguous offsets, full 64 KiB packets
+   * except the block's last data packet, then one empty LAST packet. */
+  int blk = -1, lasts = 0;
+  int64_t next_seq = 0, next_off = 0;
+  for (int i = 0; i < F.npkts; i++) {
+    struct pkt_rec *p = &F.pkts[i];
+    if (p->block != blk) {
+      blk = p->block;
+      next_seq = 0;
+      next_off = 0;
+    }
+    CU_ASSERT_EQUAL(p->seqno, next_seq);
+    next_seq++;
+    if (p->flags & DFS_PKT_LAST) {
+      lasts++;
+      CU_ASSERT_EQUAL(p->len, 0);
+      CU_ASSERT_EQUAL(p->offset % DFS_CHUNK_SIZE, 0);
+      continue;
+    }
+    CU_ASSERT_EQUAL(p->offset, next_off);
+    CU_ASSERT_TRUE(p->len <= 65536);
+    int last_data = i + 1 < F.npkts && (F.pkts[i + 1].flags & DFS_PKT_LAST);
+    if (!last_data) CU_ASSERT_EQUAL(p->len, 65536);
+    next_off += p->len;
+  }
+  CU_ASSERT_EQUAL(lasts, 3);
+  pthread_mutex_unlock(&F.mu);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  free(d);
+}
+
+static void test_hflush_partial_chunk(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  uint8_t d[4096];
+  fill(d, sizeof d, 7);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/h", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, 1000), 1000);
+  CU_ASSERT_EQUAL(dfs_hflush(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.npkts, 1);
+  CU_ASSERT_TRUE(F.pkts[0].offset == 0 && F.pkts[0].len == 1000 && F.pkts[0].flags == 0);
+  CU_ASSERT_EQUAL(F.blk_len[0], 1000); /* acked before hflush returned */
+  pthread_mutex_unlock(&F.mu);
+
+  /* The next packet restarts at the partial chunk (512) with its old bytes. */
+  CU_ASSERT_EQUAL(dfs_write(f, d + 1000, 100), 100);
+  CU_ASSERT_EQUAL(dfs_hflush(f), 0);
+  /* Nothing new: hflush sends nothing. */
+  CU_ASSERT_EQUAL(dfs_hflush(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.npkts, 2);
+  CU_ASSERT_TRUE(F.pkts[1].offset == 512 && F.pkts[1].len == 1100 - 512 && F.pkts[1].seqno == 1);
+  pthread_mutex_unlock(&F.mu);
+
+  /* Nothing new but hsync: an empty SYNC packet. */
+  CU_ASSERT_EQUAL(dfs_hsync(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.npkts, 3);
+  CU_ASSERT_TRUE(F.pkts[2].len == 0 && (F.pkts[2].flags & DFS_PKT_SYNC));
+  pthread_mutex_unlock(&F.mu);
+
+  CU_ASSERT_EQUAL(dfs_write(f, d + 1100, 24), 24); /* 1124: chunk 1024.. */
+  CU_ASSERT_EQUAL(dfs_hsync(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.npkts, 4);
+  CU_ASSERT_TRUE(F.pkts[3].offset == 1024 && F.pkts[3].len == 100 &&
+                 (F.pkts[3].flags & DFS_PKT_SYNC));
+  pthread_mutex_unlock(&F.mu);
+
+  CU_ASSERT_EQUAL(dfs_write(f, d + 1124, sizeof d - 1124), (ssize_t)(sizeof d - 1124));
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_EQUAL(F.bad_offset_pkts, 0);
+  CU_ASSERT_EQUAL(F.bad_sum_pkts, 0);
+  CU_ASSERT_TRUE(stored_equals(d, sizeof d));
+  CU_ASSERT_EQUAL(F.complete_last_len, sizeof d);
+  pthread_mutex_unlock(&F.mu);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+}
+
+static void test_ack_error_names_node(void) {
+  fake_reset();
+  F.fail_ack_seqno = 1;
+  dfs_fs *fs = connect_fake();
+  uint8_t *d = malloc(300000);
+  fill(d, 300000, 3);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/e", NULL, &f), 0);
+  ssize_t w = dfs_write(f, d, 300000);
+  int rc = w < 0 ? (int)w : dfs_hflush(f);
+  CU_ASSERT_EQUAL(rc, DFS_ECHECKSUM);
+  char node[64];
+  snprintf(node, sizeof node, "127.0.0.1:%d", F.port);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), node));
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "blk_1000"));
+  /* The stream stays failed. */
+  CU_ASSERT_EQUAL(dfs_write(f, d, 10), DFS_ECHECKSUM);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "failed earlier"));
+  CU_ASSERT_NOT_EQUAL(dfs_close(f), 0);
+  CU_ASSERT_EQUAL(F.complete_calls, 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  free(d);
+}
+
+static void test_read_verify_failover(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  size_t n = BLOCKSIZE + 5000;
+  uint8_t *d = malloc(n), *r = malloc(n + 10);
+  fill(d, n, 9);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/r", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, n), (ssize_t)n);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+
+  /* Sequential read with the first stream corrupt: verified, reported,
+   * read again from the other replica. */
+  F.corrupt_reads = 1;
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/r", &f), 0);
+  CU_ASSERT_EQUAL(dfs_file_length(f), (int64_t)n);
+  size_t got = 0;
+  for (;;) {
+    ssize_t k = dfs_read(f, r + got, n + 10 - got < 7777 ? n + 10 - got : 7777);
+    CU_ASSERT_TRUE_FATAL(k >= 0);
+    if (k == 0) break;
+    got += (size_t)k;
+  }
+  CU_ASSERT_EQUAL(got, n);
+  CU_ASSERT_EQUAL(memcmp(r, d, n), 0);
+  CU_ASSERT_EQUAL(F.bad_reports, 1);
+  CU_ASSERT_STRING_EQUAL(F.bad_report_uuid, "dn-A");
+
+  /* pread across the block boundary, and seek + read. */
+  memset(r, 0, n);
+  CU_ASSERT_EQUAL(dfs_pread(f, BLOCKSIZE - 700, r, 1500), 1500);
+  CU_ASSERT_EQUAL(memcmp(r, d + BLOCKSIZE - 700, 1500), 0);
+  CU_ASSERT_EQUAL(dfs_pread(f, n - 10, r, 100), 10); /* short at EOF */
+  CU_ASSERT_EQUAL(dfs_seek(f, 777), 0);
+  CU_ASSERT_EQUAL(dfs_read(f, r, 100), 100);
+  CU_ASSERT_EQUAL(memcmp(r, d + 777, 100), 0);
+  CU_ASSERT_EQUAL(dfs_tell(f), 877);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+
+  /* Every replica corrupt: an error naming the block. */
+  F.corrupt_reads = 100;
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/r", &f), 0);
+  ssize_t k = dfs_pread(f, 0, r, 1000);
+  CU_ASSERT_TRUE(k < 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "blk_1000"));
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  free(d);
+  free(r);
+}
+
+struct pread_job {
+  dfs_file *f;
+  const uint8_t *want;
+  size_t n;
+  unsigned seed;
+  int bad;
+};
+
+static void *pread_thread(void *arg) {
+  struct pread_job *j = arg;
+  uint8_t buf[20000];
+  for (int i = 0; i < 50; i++) {
+    j->seed = j->seed * 1103515245u + 12345u;
+    size_t off = (j->seed >> 8) % j->n, len = 1 + (j->seed >> 4) % sizeof buf;
+    size_t expect = off + len > j->n ? j->n - off : len;
+    ssize_t k = dfs_pread(j->f, off, buf, len);
+    if (k != (ssize_t)expect || memcmp(buf, j->want + off, expect) != 0) j->bad++;
+  }
+  return NULL;
+}
+
+/* Four threads pread one file at random ranges (also across blocks). */
+static void test_concurrent_pread(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  size_t n = 2 * BLOCKSIZE + 3333;
+  uint8_t *d = malloc(n);
+  fill(d, n, 21);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/p", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, n), (ssize_t)n);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/p", &f), 0);
+  pthread_t th[4];
+  struct pread_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (struct pread_job){f, d, n, (unsigned)i * 7919u + 1, 0};
+    pthread_create(&th[i], NULL, pread_thread, &jobs[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(jobs[i].bad, 0);
+  }
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  free(d);
+}
+
+/* An idle pipeline gets heartbeat packets (from the lease renewer thread)
+ * after half the socket timeout; writing goes on afterwards. */
+static void test_idle_heartbeat(void) {
+  fake_reset();
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", F.port);
+  struct dfs_connect_opts o = {.namenode = addr, .user = "tester", .timeout_ms = 400};
+  dfs_fs *fs = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_connect(&o, &fs), 0);
+  uint8_t d[3000];
+  fill(d, sizeof d, 5);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/hb", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, 1000), 1000);
+  CU_ASSERT_EQUAL(dfs_hflush(f), 0);
+  int64_t deadline = dfs_now_ms() + 5000;
+  int seen = 0;
+  while (!seen && dfs_now_ms() < deadline) {
+    pthread_mutex_lock(&F.mu);
+    seen = F.heartbeats >= 2;
+    pthread_mutex_unlock(&F.mu);
+    if (!seen) usleep(20000);
+  }
+  CU_ASSERT_TRUE(seen);
+  CU_ASSERT_EQUAL(dfs_write(f, d + 1000, 2000), 2000);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  pthread_mutex_lock(&F.mu);
+  CU_ASSERT_TRUE(stored_equals(d, sizeof d));
+  CU_ASSERT_EQUAL(F.bad_offset_pkts, 0);
+  pthread_mutex_unlock(&F.mu);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+}
+
+/* dfs_disconnect completes writers and frees readers left open (the
+ * sanitizer builds check that nothing leaks). */
+static void test_disconnect_closes_files(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  uint8_t d[5000];
+  fill(d, sizeof d, 11);
+  dfs_file *w = NULL, *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/d", NULL, &w), 0);
+  CU_ASSERT_EQUAL(dfs_write(w, d, sizeof d), (ssize_t)sizeof d);
+  CU_ASSERT_EQUAL(dfs_hflush(w), 0);
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/d", &r), 0);
+  uint8_t b[100];
+  CU_ASSERT_EQUAL(dfs_read(r, b, sizeof b), (ssize_t)sizeof b);
+  CU_ASSERT_EQUAL(memcmp(b, d, sizeof b), 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  CU_ASSERT_EQUAL(F.complete_calls, 1);
+  CU_ASSERT_EQUAL(F.complete_last_len, sizeof d);
+}
+
+static void test_argument_errors(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  dfs_file *f = NULL;
+  struct dfs_create_opts o = {.blocksize = 1000};
+  CU_ASSERT_EQUAL(dfs_create(fs, "/x", &o, &f), DFS_EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "/x"));
+  /* Paths are checked locally before any call. */
+  CU_ASSERT_EQUAL(dfs_mkdirs(fs, "a/b", 0), DFS_EBADPATH);
+  CU_ASSERT_STRING_EQUAL(dfs_error_message(), "mkdir: a/b: Relative path not allowed");
+  struct dfs_stat st;
+  CU_ASSERT_EQUAL(dfs_stat(fs, NULL, &st), DFS_EINVAL);
+  CU_ASSERT_EQUAL(dfs_open(fs, "", &f), DFS_EBADPATH);
+  CU_ASSERT_EQUAL(dfs_rename(fs, "/a", "b", false), DFS_EBADPATH);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "rename: b:"));
+  CU_ASSERT_EQUAL(dfs_set_replication(fs, "/a", 0), DFS_EINVAL);
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/w", NULL, &f), 0);
+  char b[10];
+  CU_ASSERT_EQUAL(dfs_read(f, b, sizeof b), DFS_EBADF);
+  CU_ASSERT_EQUAL(dfs_pread(f, 0, b, sizeof b), DFS_EBADF);
+  CU_ASSERT_EQUAL(dfs_seek(f, 0), DFS_ENOTSUP);
+  CU_ASSERT_EQUAL(dfs_close(f), 0); /* empty file: no block, COMPLETE only */
+  CU_ASSERT_EQUAL(F.nblocks, 0);
+  CU_ASSERT_EQUAL(F.complete_calls, 1);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+}
+
+static void test_connect_refused(void) {
+  /* A port nobody listens on: bind one, note it, close it. */
+  dfs_rpc_server *s = NULL;
+  struct dfs_rpc_server_opts so = {.name = "t", .bind_addr = "127.0.0.1:0", .methods = methods,
+                                   .n_methods = 1, .max_body = 1 << 20};
+  CU_ASSERT_EQUAL_FATAL(dfs_rpc_server_create(&so, &s), 0);
+  int port = dfs_rpc_server_port(s);
+  dfs_rpc_server_destroy(s);
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  struct dfs_connect_opts o = {.namenode = addr, .user = "u", .timeout_ms = 2000};
+  dfs_fs *fs = NULL;
+  int rc = dfs_connect(&o, &fs);
+  CU_ASSERT_TRUE(rc < 0);
+  CU_ASSERT_PTR_NULL(fs);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), addr));
+}
+
+int main(void) {
+  pthread_mutex_init(&F.mu, NULL);
+  struct dfs_rpc_server_opts so = {.name = "fake", .bind_addr = "127.0.0.1:0",
+                                   .methods = methods,
+                                   .n_methods = sizeof methods / sizeof methods[0],
+                                   .ctx = NULL, .max_body = 64 << 20, .max_connections = 64,
+                                   .idle_timeout_ms = 10000};
+  if (dfs_rpc_server_create(&so, &F.srv) != 0 || dfs_rpc_server_start(F.srv) != 0) {
+    fprintf(stderr, "fake server: %s\n", dfs_err_msg());
+    return 1;
+  }
+  F.port = dfs_rpc_server_port(F.srv);
+  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+  CU_pSuite s = CU_add_suite("client_stream", NULL, NULL);
+  CU_add_test(s, "packet_layout", test_packet_layout);
+  CU_add_test(s, "hflush_partial_chunk", test_hflush_partial_chunk);
+  CU_add_test(s, "ack_error_names_node", test_ack_error_names_node);
+  CU_add_test(s, "read_verify_failover", test_read_verify_failover);
+  CU_add_test(s, "concurrent_pread", test_concurrent_pread);
+  CU_add_test(s, "idle_heartbeat", test_idle_heartbeat);
+  CU_add_test(s, "disconnect_closes_files", test_disconnect_closes_files);
+  CU_add_test(s, "argument_errors", test_argument_errors);
+  CU_add_test(s, "connect_refused", test_connect_refused);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failures = CU_get_number_of_failures();
+  CU_cleanup_registry();
+  dfs_rpc_server_stop(F.srv);
+  dfs_rpc_server_destroy(F.srv);
+  fake_reset();
+  return failures ? 1 : 0;
+}
