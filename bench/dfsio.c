@@ -18,10 +18,12 @@
  * The verification's CPU is measured and reported apart (verify_cpu_s), so
  * that it can be told from the read path's own cost.
  *
- * The page cache is not dropped (we cannot assume the right to); a read
- * right after a write is served from memory, and the output says so: with
- * its own cluster dfsio measures with mincore() how much of the block files
- * was resident when the read phase started.
+ * The page cache is not dropped (we cannot assume the right to). With its
+ * own cluster dfsio measures with mincore() how much of the block data and
+ * checksum files is resident when a read phase starts and says so: with
+ * DataNodes that write and read data with O_DIRECT the data comes from the
+ * (virtual) disk even right after the write, with buffered DataNodes it
+ * would come from memory.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -55,6 +57,7 @@ struct opts {
   uint64_t read_size;      /* bytes per dfs_read buffer (multiple of CHUNK) */
   const char *namenode;    /* external cluster */
   const char *pids;
+  const char *data_dir;    /* external cluster: where its block files are */
   const char *dir;
   long datanodes;
   bool do_write, do_read, do_pread, keep;
@@ -300,9 +303,11 @@ static void *worker_main(void *arg) {
 
 /* ---- page cache residency of the DataNodes' block files ---------------------- */
 
-/* nftw has no user pointer; this file-scope accumulator is only touched by
- * the main thread between phases. */
-static uint64_t g_res_pages, g_tot_pages;
+/* nftw has no user pointer; these file-scope accumulators are only touched
+ * by the main thread between phases. [0] data files blk_<id>, [1] checksum
+ * files blk_<id>_<gs>.meta (kept apart: the DataNode writes data with
+ * O_DIRECT but checksums through the page cache). */
+static uint64_t g_res_pages[2], g_tot_pages[2];
 
 static int residency_visit(const char *fpath, const struct stat *sb, int type,
                            struct FTW *ftw) {
@@ -311,6 +316,8 @@ static int residency_visit(const char *fpath, const struct stat *sb, int type,
   const char *base = strrchr(fpath, '/');
   base = base ? base + 1 : fpath;
   if (strncmp(base, "blk_", 4) != 0) return 0;
+  size_t bl = strlen(base);
+  int kind = bl > 5 && strcmp(base + bl - 5, ".meta") == 0;
   int fd = open(fpath, O_RDONLY);
   if (fd < 0) return 0;
   void *m = mmap(NULL, (size_t)sb->st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -320,19 +327,22 @@ static int residency_visit(const char *fpath, const struct stat *sb, int type,
   size_t np = ((size_t)sb->st_size + (size_t)pg - 1) / (size_t)pg;
   unsigned char *vec = malloc(np);
   if (vec && mincore(m, (size_t)sb->st_size, vec) == 0) {
-    for (size_t i = 0; i < np; i++) g_res_pages += vec[i] & 1;
-    g_tot_pages += np;
+    for (size_t i = 0; i < np; i++) g_res_pages[kind] += vec[i] & 1;
+    g_tot_pages[kind] += np;
   }
   free(vec);
   munmap(m, (size_t)sb->st_size);
   return 0;
 }
 
-/* Percentage of block-file pages in the page cache under root, -1 if none. */
-static double page_cache_resident_pct(const char *root) {
-  g_res_pages = g_tot_pages = 0;
+/* Percentage of the block data files' pages (pct[0]) and of the checksum
+ * files' pages (pct[1]) in the page cache under root; -1 if none. */
+static void page_cache_resident_pct(const char *root, double pct[2]) {
+  memset(g_res_pages, 0, sizeof g_res_pages);
+  memset(g_tot_pages, 0, sizeof g_tot_pages);
   nftw(root, residency_visit, 16, FTW_PHYS);
-  return g_tot_pages ? 100.0 * (double)g_res_pages / (double)g_tot_pages : -1;
+  for (int k = 0; k < 2; k++)
+    pct[k] = g_tot_pages[k] ? 100.0 * (double)g_res_pages[k] / (double)g_tot_pages[k] : -1;
 }
 
 /* ---- cluster -------------------------------------------------------------------- */
@@ -369,7 +379,10 @@ static void usage(FILE *out) {
           "  --dir PATH        DFS directory (default /benchmarks/dfsio)\n"
           "  --namenode ADDR   use an existing cluster at host:port\n"
           "  --pids LIST       with --namenode: daemon pids for CPU accounting,\n"
-          "                    NN first (or role:pid,...); without it daemon CPU is skipped\n"
+          "                    NN first, or role:pid,... (a role starting with 'namenode'\n"
+          "                    counts as NameNode); without it daemon CPU is skipped\n"
+          "  --data-dir DIR    with --namenode: directory above the DataNodes' block files,\n"
+          "                    to report their page-cache residency\n"
           "  --datanodes N     DataNodes of the own mini-cluster (default 3)\n"
           "  --keep            do not delete the files at the end\n"
           "  --help            this text\n"
@@ -410,8 +423,9 @@ static int run_phase(const char *name, const struct opts *o, const struct pool *
     fprintf(stderr, "dfsio: out of memory\n");
     return 1;
   }
-  double resident = -1;
-  if (strcmp(name, "write") != 0 && c->data_root[0]) resident = page_cache_resident_pct(c->data_root);
+  double res[2] = {-1, -1};
+  if (strcmp(name, "write") != 0 && c->data_root[0]) page_cache_resident_pct(c->data_root, res);
+  double resident = res[0];
 
   struct bench_cpu_snap s0, s1;
   bench_cpu_take(&s0, c->procs, c->nprocs);
@@ -457,7 +471,7 @@ static int run_phase(const char *name, const struct opts *o, const struct pool *
          d.total, gib > 0 ? d.total / gib : 0, daemons ? 1 : 0);
   if (strcmp(name, "write") != 0) {
     printf(" verify_cpu_s=%.2f page_cache_resident_pct=", ph.verify_cpu);
-    if (resident >= 0) printf("%.1f", resident);
+    if (resident >= 0) printf("%.1f meta_page_cache_resident_pct=%.1f", resident, res[1]);
     else printf("unknown");
   }
   printf(" other_procs_cpu_cores=%.2f cluster=%s commit=%s\n",
@@ -481,12 +495,14 @@ static int run_phase(const char *name, const struct opts *o, const struct pool *
     printf("#   data verified (CRC32C of every MiB; %.2f CPU s of the bench's share)\n",
            ph.verify_cpu);
     if (resident >= 0)
-      printf("#   served from the page cache: %.1f%% of the block files were resident when "
-             "the phase began (no cache drop)\n",
-             resident);
+      printf("#   page cache (not dropped): %.1f%% of the block data files and %.1f%% of the "
+             "checksum files were resident when the phase began%s\n",
+             resident, res[1] >= 0 ? res[1] : 0,
+             resident < 50 ? "; data read from the (virtual) disk, not the guest's page cache"
+                           : "; data mostly served from memory");
     else
-      printf("#   the page cache was not dropped: right after the write phase the data is "
-             "most likely served from memory\n");
+      printf("#   the page cache was not dropped; residency unknown (give --data-dir). "
+             "DataNodes that read with O_DIRECT (this project's) bypass it.\n");
   }
   free(ph.file_secs);
   return 0;
@@ -538,6 +554,8 @@ int main(int argc, char **argv) {
       o.namenode = v;
     } else if (!strcmp(a, "--pids")) {
       o.pids = v;
+    } else if (!strcmp(a, "--data-dir")) {
+      o.data_dir = v;
     } else if (!strcmp(a, "--datanodes")) {
       if (bench_parse_int(v, 1, 16, &l)) goto bad;
       o.datanodes = l;
@@ -624,6 +642,7 @@ static int cluster_start(const struct opts *o, struct cluster *c) {
     } else {
       c->cpu_note = "external cluster without --pids";
     }
+    if (o->data_dir) snprintf(c->data_root, sizeof c->data_root, "%s", o->data_dir);
     return 0;
   }
 #if DFSIO_HAVE_HARNESS

@@ -60,8 +60,8 @@ struct worker {
   struct run *r;
   int id;
   dfs_fs *fs;
-  double *lat;             /* seconds per op, this worker's slice */
-  size_t nlat;
+  double *lat;             /* seconds per op (grown by the worker) */
+  size_t nlat, cap;
   pthread_t th;
 };
 
@@ -170,7 +170,21 @@ static void *worker_main(void *arg) {
     for (long i = start; i < end; i++) {
       double t0 = bench_now();
       if (do_op(w, r->op, i) != 0) return NULL;
-      w->lat[w->nlat++] = bench_now() - t0;
+      double dt = bench_now() - t0;
+      if (w->nlat == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 4096;
+        double *n = realloc(w->lat, ncap * sizeof *n);
+        if (!n) {
+          pthread_mutex_lock(&r->mu);
+          snprintf(r->err, sizeof r->err, "out of memory for latencies");
+          pthread_mutex_unlock(&r->mu);
+          atomic_store(&r->failed, 1);
+          return NULL;
+        }
+        w->lat = n;
+        w->cap = ncap;
+      }
+      w->lat[w->nlat++] = dt;
     }
   }
   return NULL;
@@ -213,12 +227,16 @@ static int run_op(const struct opts *o, enum op op, struct worker *ws, const str
     return -1;
   }
   bench_cpu_diff(&s0, &s1, procs, nprocs, &res->cpu);
-  /* Gather latencies into one array (the workers' slices are contiguous
-   * parts of one allocation, see main). */
   size_t n = 0;
-  double *all = ws[0].lat;
+  for (long t = 0; t < o->threads; t++) n += ws[t].nlat;
+  double *all = malloc((n ? n : 1) * sizeof *all);
+  if (!all) {
+    fprintf(stderr, "nnbench: out of memory\n");
+    return -1;
+  }
+  n = 0;
   for (long t = 0; t < o->threads; t++) {
-    memmove(all + n, ws[t].lat, ws[t].nlat * sizeof *all);
+    memcpy(all + n, ws[t].lat, ws[t].nlat * sizeof *all);
     n += ws[t].nlat;
   }
   bench_sort(all, n);
@@ -227,6 +245,7 @@ static int run_op(const struct opts *o, enum op op, struct worker *ws, const str
   res->p90 = bench_quantile(all, n, 0.90, 1);
   res->p99 = bench_quantile(all, n, 0.99, 1);
   res->max = n ? all[n - 1] : 0;
+  free(all);
   return 0;
 }
 
@@ -347,16 +366,8 @@ int main(int argc, char **argv) {
   }
 
   struct worker *ws = calloc((size_t)o.threads, sizeof *ws);
-  /* One latency array with a slice of `files` entries per worker (any
-   * worker may end up claiming every path). */
-  double *lat = NULL;
   dfs_fs *shared = NULL;
   if (!ws) goto out;
-  lat = malloc((size_t)o.files * sizeof *lat * (size_t)o.threads);
-  if (!lat) {
-    fprintf(stderr, "nnbench: out of memory for latencies\n");
-    goto out;
-  }
   struct dfs_connect_opts co = {.namenode = nn_addr};
   if (o.shared_fs && dfs_connect(&co, &shared) != 0) {
     fprintf(stderr, "nnbench: connect %s: %s\n", nn_addr, dfs_error_message());
@@ -364,7 +375,6 @@ int main(int argc, char **argv) {
   }
   for (long t = 0; t < o.threads; t++) {
     ws[t].id = (int)t;
-    ws[t].lat = lat + (size_t)t * (size_t)o.files;
     if (shared) {
       ws[t].fs = shared;
     } else if (dfs_connect(&co, &ws[t].fs) != 0) {
@@ -441,8 +451,8 @@ out:
       if (ws[t].fs && ws[t].fs != shared) dfs_disconnect(ws[t].fs);
   }
   if (shared) dfs_disconnect(shared);
+  for (long t = 0; ws && t < o.threads; t++) free(ws[t].lat);
   free(ws);
-  free(lat);
 #if NNB_HAVE_HARNESS
   if (mc) mc_stop(mc);
 #endif

@@ -21,7 +21,7 @@ DN_BASE="${DFS_DN_BASE_PORT:-9866}"
 NDN=3
 STOP_WAIT_S=20
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd="${1:-}"
 shift || true

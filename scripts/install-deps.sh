@@ -1,7 +1,7 @@
 #!/bin/bash
 # install-deps.sh - install the Debian 12 packages the project builds, tests
 # and runs with. Idempotent and fast when nothing is missing: installed
-# packages are skipped (dpkg -s), and `apt-get update` runs at most once, only
+# packages are skipped (dpkg-query), and `apt-get update` runs at most once, only
 # when something must be installed and the package lists are missing or older
 # than a day. Runs as root, or through sudo when available.
 set -euo pipefail
@@ -15,7 +15,7 @@ PKGS=(build-essential cmake pkg-config clang git
 
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"

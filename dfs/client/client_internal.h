@@ -86,7 +86,12 @@ struct dfs_file {
   /* ---- reader ---- */
   pthread_mutex_t mu;            /* reader: guards locs for concurrent preads;
                                     writer: held by the writing thread (above) */
-  ProtobufCMessage *locs_resp;   /* Dfs__GetBlockLocationsResponse */
+  ProtobufCMessage *locs_resp;   /* Dfs__GetBlockLocationsResponse; f->mu */
+  /* Block lists replaced by a refetch while a sequential read may still be
+   * using a block of them (a pread or dfs_file_length in another thread):
+   * freed at the next dfs_read entry or at close. Guarded by f->mu. */
+  ProtobufCMessage **retired;
+  size_t nretired;
   uint64_t file_length;
   uint64_t pos;
   dfs_conn *rconn;               /* sequential block reader */
@@ -105,6 +110,12 @@ struct dfs_file {
 int dfs__nn_call(dfs_fs *fs, uint16_t method, const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                  int idempotent);
+
+/* Borrow a connection to a DataNode for a stream (WRITE_BLOCK, READ_BLOCK),
+ * skipping pooled ones the peer has closed meanwhile (a DataNode closes
+ * connections idle for its socket timeout): such a stale connection would
+ * otherwise make a healthy node look failed. */
+int dfs__take_conn(dfs_fs *fs, const char *addr, dfs_conn **out);
 
 /* Register / unregister an open writer (lease renewal, disconnect). */
 void dfs__writer_add(dfs_fs *fs, dfs_file *f);

@@ -1,10 +1,15 @@
 /*
  * fs.c - the filesystem handle: connection to the NameNode, namespace calls,
- * lease renewal. Every call is one NameNode RPC (listing: one per page);
- * messages from the NameNode reach the caller unchanged through
- * dfs_error_message().
+ * the lease renewer thread. Every call is one NameNode RPC (listing: one per
+ * page); messages from the NameNode reach the caller unchanged through
+ * dfs_error_message(), local ones name the operation and the path.
+ *
+ * The renewer is the handle's only thread: it renews the lease while files
+ * are open for writing and keeps their idle pipelines alive with heartbeat
+ * packets (so an open, idle writer needs nothing from the caller).
  */
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,9 @@
 #define LEASE_RENEW_MS (LEASE_SOFT_LIMIT_MS / 2)
 #define RENEWER_TICK_MS 1000
 
+/* Idle pooled connections kept per address (NameNode, each DataNode). */
+#define MAX_IDLE_PER_ADDR 32
+
 const char *dfs_error_message(void) { return dfs_err_msg(); }
 const char *dfs_error_string(int code) { return dfs_strerror(code); }
 
@@ -37,6 +45,20 @@ int dfs__check_path(const char *op, const char *path) {
   if (!*path) return dfs_err_set(DFS_EBADPATH, "%s: Can not create a Path from an empty string", op);
   if (path[0] != '/') return dfs_err_set(DFS_EBADPATH, "%s: %s: Relative path not allowed", op, path);
   return 0;
+}
+
+int dfs__take_conn(dfs_fs *fs, const char *addr, dfs_conn **out) {
+  /* Bounded: the pool holds at most max_idle_per_addr idle connections. */
+  for (int i = 0;; i++) {
+    int rc = dfs_rpc_client_take(fs->rpc, addr, fs->timeout_ms, out);
+    if (rc) return rc;
+    struct pollfd p = {dfs_conn_fd(*out), POLLIN | POLLRDHUP, 0};
+    /* An idle connection in step has nothing to read: readable means EOF,
+     * reset or stray bytes, all unusable. */
+    if (poll(&p, 1, 0) == 0 || i >= MAX_IDLE_PER_ADDR) return 0;
+    dfs_rpc_client_give(fs->rpc, *out, false);
+    *out = NULL;
+  }
 }
 
 static int transient(int rc) {
@@ -180,7 +202,7 @@ int dfs_connect(const struct dfs_connect_opts *opts, dfs_fs **out) {
   struct dfs_rpc_client_opts ro = {.user = fs->user, .client_name = fs->client_name,
                                    .timeout_ms = fs->timeout_ms,
                                    .max_body = (uint32_t)dfs_conf_int(fs->conf, "ipc.maximum.data.length"),
-                                   .max_idle_per_addr = 32};
+                                   .max_idle_per_addr = MAX_IDLE_PER_ADDR};
   if ((rc = dfs_rpc_client_create(&ro, &fs->rpc)) != 0) goto fail;
   Dfs__Empty e = DFS__EMPTY__INIT;
   Dfs__ServerDefaults *d = NULL;
@@ -322,7 +344,8 @@ int dfs_list_page(dfs_fs *fs, const char *path, const char *start_after,
   int rc = dfs__nn_call(fs, DFS_M_GET_LISTING, &r.base, &dfs__get_listing_response__descriptor,
                         (ProtobufCMessage **)&resp, 1);
   if (rc) return rc;
-  if (resp->dir && resp->n_entries == 0) { /* a file lists as itself */
+  if (resp->dir && resp->dir->type != DFS__FILE_TYPE__IS_DIR && resp->n_entries == 0) {
+    /* a file lists as itself */
     struct dfs_stat *e = calloc(1, sizeof *e);
     if (!e || (rc = fill_stat(resp->dir, path, e)) != 0) {
       free(e);

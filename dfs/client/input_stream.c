@@ -7,7 +7,8 @@
  * the caller's buffer it is read straight into that buffer (no copy) and
  * verified there. A replica that fails (connection, timeout, checksum) is
  * reported when corrupt and skipped for the rest of this reader's life; the
- * read goes on from the next location. pread opens its own stream per call,
+ * read goes on from the next location, and when all have failed the block's
+ * locations are fetched again once. pread opens its own stream per call,
  * so any number of threads may pread one file.
  */
 #include <errno.h>
@@ -89,7 +90,15 @@ static int fetch_locations(dfs_file *f) {
     dfs__get_block_locations_response__free_unpacked(resp, NULL);
     return dfs_err_set(DFS_ENOENT, "open: %s: No such file or directory", f->path);
   }
-  if (f->locs_resp) protobuf_c_message_free_unpacked(f->locs_resp, NULL);
+  if (f->locs_resp) {
+    ProtobufCMessage **n = realloc(f->retired, (f->nretired + 1) * sizeof *n);
+    if (n) {
+      f->retired = n;
+      f->retired[f->nretired++] = f->locs_resp;
+    } else { /* out of memory: then at least no leak; only a racing read could notice */
+      protobuf_c_message_free_unpacked(f->locs_resp, NULL);
+    }
+  }
   f->locs_resp = &resp->base;
   Dfs__LocatedBlocks *lb = resp->locations;
   uint64_t len = lb->file_length;
@@ -190,7 +199,7 @@ static int stream_open(dfs_file *f, const Dfs__LocatedBlock *b, uint64_t off, ui
                            tl ? ", " : "", a);
     if (tl >= sizeof tried) tl = sizeof tried - 1;
     dfs_conn *k = NULL;
-    rc = dfs_rpc_client_take(f->fs->rpc, a, f->fs->timeout_ms, &k);
+    rc = dfs__take_conn(f->fs, a, &k);
     if (rc) {
       snprintf(why, sizeof why, "%s", dfs_err_msg());
       mark_bad(f, d->id->uuid);
@@ -307,12 +316,30 @@ static ssize_t block_at(dfs_file *f, uint64_t pos) {
   return -1;
 }
 
+/* Every location of a block failed: ask the NameNode again (it drops dead
+ * nodes and reported corrupt replicas, and may know new replicas) and
+ * forget this reader's failed nodes, as HDFS does. Once per read call. */
+static int refetch_locations(dfs_file *f) {
+  pthread_mutex_lock(&f->mu);
+  for (size_t i = 0; i < f->nbad; i++) free(f->bad_nodes[i]);
+  f->nbad = 0;
+  int rc = fetch_locations(f);
+  pthread_mutex_unlock(&f->mu);
+  return rc;
+}
+
 /* Handle a failed stream: report corruption, skip the node. */
 static void stream_failed(dfs_file *f, struct stream *s, int rc) {
   if (rc == DFS_ECHECKSUM || rc == DFS_ECORRUPT) report_bad(f, s->b, s->node);
   mark_bad(f, s->node->id->uuid);
   if (s->conn) dfs_rpc_client_give(f->fs->rpc, s->conn, false);
   s->conn = NULL;
+}
+
+/* Free retired block lists. Caller holds f->mu; no dfs_read is running. */
+static void free_retired(dfs_file *f) {
+  for (size_t i = 0; i < f->nretired; i++) protobuf_c_message_free_unpacked(f->retired[i], NULL);
+  f->nretired = 0;
 }
 
 static void reader_reset(dfs_file *f) {
@@ -335,6 +362,7 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
     return (ssize_t)n;
   }
   pthread_mutex_lock(&f->mu);
+  free_retired(f); /* this (single) sequential reader holds no block of them now */
   if (f->pos >= f->file_length && LB(f) && LB(f)->under_construction) fetch_locations(f);
   if (f->pos >= f->file_length) {
     pthread_mutex_unlock(&f->mu);
@@ -345,11 +373,14 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
     fetch_locations(f);
     bi = block_at(f, f->pos);
   }
+  /* b stays valid after the unlock: a refetch by another thread retires
+   * the list instead of freeing it. */
+  const Dfs__LocatedBlock *b = bi >= 0 ? LB(f)->blocks[bi] : NULL;
   pthread_mutex_unlock(&f->mu);
   if (bi < 0) return dfs_err_set(DFS_EIO, "read %s: no block holds offset %llu", f->path,
                                  (unsigned long long)f->pos);
-  const Dfs__LocatedBlock *b = LB(f)->blocks[bi];
   char last[512] = "";
+  int refetched = 0;
   for (int attempt = 0; attempt < 8; attempt++) {
     struct stream s = {0};
     if (f->rconn && (f->rblock != (size_t)bi || f->rpos != f->pos)) reader_reset(f);
@@ -367,6 +398,19 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
     } else {
       uint64_t off = f->pos - b->offset;
       int rc = stream_open(f, b, off, b->block->num_bytes - off, &s);
+      if (rc && !refetched) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", dfs_err_msg());
+        refetched = 1;
+        if (refetch_locations(f) == 0) {
+          pthread_mutex_lock(&f->mu);
+          bi = block_at(f, f->pos);
+          if (bi >= 0) b = LB(f)->blocks[bi];
+          pthread_mutex_unlock(&f->mu);
+          if (bi >= 0) continue;
+        }
+        return dfs_err_set(rc, "%s", why);
+      }
       if (rc) return rc;
       f->rconn = s.conn;
       f->rblock = (size_t)bi;
@@ -419,7 +463,7 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
   size_t done = 0;
   uint8_t *scratch = NULL, *sums = NULL;
   size_t scap = 0, sumcap = 0;
-  int rc = 0;
+  int rc = 0, refetched = 0, again = 0;
   while (done < len) {
     uint64_t pos = offset + done;
     pthread_mutex_lock(&f->mu);
@@ -458,6 +502,15 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
     for (int attempt = 0; attempt < 8 && !ok; attempt++) {
       struct stream s = {0};
       rc = stream_open(f, bc, boff, want, &s); /* no lock held: preads run in parallel */
+      if (rc && !refetched) { /* all locations failed: new ones, then this block again */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", dfs_err_msg());
+        refetched = again = 1;
+        if (refetch_locations(f) != 0) {
+          again = 0;
+          dfs_err_set(rc, "%s", why);
+        }
+      }
       if (rc) break;
       uint64_t got = 0;
       for (;;) {
@@ -485,6 +538,10 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
       }
     }
     dfs__located_block__free_unpacked(bc, NULL);
+    if (again) {
+      again = 0;
+      continue;
+    }
     if (!ok) break;
     rc = 0;
     done += want;
@@ -499,6 +556,8 @@ int dfs__reader_close(dfs_file *f) {
   dfs__reader_remove(f->fs, f);
   reader_reset(f);
   if (f->locs_resp) protobuf_c_message_free_unpacked(f->locs_resp, NULL);
+  free_retired(f);
+  free(f->retired);
   free(f->rbuf);
   free(f->rsums);
   for (size_t i = 0; i < f->nbad; i++) free(f->bad_nodes[i]);

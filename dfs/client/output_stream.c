@@ -75,7 +75,12 @@ static int take_ack(dfs_file *f) {
   struct dfs_ack a;
   if (f->acklen < 12) return 0;
   int rc = dfs_ack_decode_head(f->ackbuf, f->acklen, &a);
-  if (rc) return rc;
+  if (rc) {
+    char who[300], why[512];
+    snprintf(why, sizeof why, "%s", dfs_err_msg());
+    return dfs_err_set(rc, "write %s: block blk_%llu: bad ack from DataNode %s: %s", f->path,
+                       (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who), why);
+  }
   size_t need = dfs_ack_len(a.n);
   if (f->acklen < need) return 0;
   dfs_ack_decode(f->ackbuf, need, &a);
@@ -120,8 +125,13 @@ static int read_acks(dfs_file *f, int wait) {
                          f->path, (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who));
     }
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      return dfs_err_set(-errno, "write %s: reading acks: %s", f->path, strerror(errno));
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      int e = errno;
+      char who[300];
+      return dfs_err_set(-e, "write %s: block blk_%llu: reading acks from DataNode %s: %s",
+                         f->path, (unsigned long long)f->blk_id,
+                         node_addr(f, 0, who, sizeof who), strerror(e));
+    }
     if (!wait) return 0;
     int64_t left = deadline - dfs_now_ms();
     if (left <= 0) {
@@ -221,7 +231,7 @@ static int open_block(dfs_file *f) {
     }
     char first[300];
     dfs__dn_addr(f->targets[0], first, sizeof first);
-    rc = dfs_rpc_client_take(f->fs->rpc, first, f->fs->timeout_ms, &f->pipe);
+    rc = dfs__take_conn(f->fs, first, &f->pipe);
     const char *bad = first;
     char badbuf[300];
     if (rc == 0) {
@@ -427,7 +437,9 @@ void dfs__writer_heartbeat(dfs_file *f) {
                                0};
     dfs_packet_hdr_encode(&h, hb);
     struct iovec iov = {hb, sizeof hb};
-    int rc = dfs_writev_full(dfs_conn_fd(f->pipe), &iov, 1, dfs_now_ms() + f->fs->timeout_ms);
+    /* Short deadline: the renewer holds fs->mu, and after half a timeout
+     * of silence the socket buffer of a healthy pipeline is empty. */
+    int rc = dfs_writev_full(dfs_conn_fd(f->pipe), &iov, 1, dfs_now_ms() + 1000);
     if (rc) {
       char who[300];
       fail(f, dfs_err_set(rc, "write %s: block blk_%llu: heartbeat to DataNode %s: %s", f->path,

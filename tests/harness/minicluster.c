@@ -78,10 +78,47 @@ static void on_signal(int sig) {
   raise(sig);
 }
 
+/* Temporary directories of clusters not yet stopped: a test that failed
+ * (CU_ASSERT_FATAL leaves the test function) never reaches its mc_stop, so
+ * the exit hook removes them after killing the daemons. */
+#define MAX_CLUSTERS 16
+static char live_dirs[MAX_CLUSTERS][256];
+
+static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f);
+
+static void remember_dir(const char *dir, bool live) {
+  for (int i = 0; i < MAX_CLUSTERS; i++) {
+    if (live && live_dirs[i][0] == '\0') {
+      snprintf(live_dirs[i], sizeof live_dirs[i], "%s", dir);
+      return;
+    }
+    if (!live && strcmp(live_dirs[i], dir) == 0) {
+      live_dirs[i][0] = '\0';
+      return;
+    }
+  }
+}
+
+static void at_exit(void) {
+  kill_all();
+  const char *keep = getenv("DFS_KEEP_TEST_DIRS");
+  for (int i = 0; i < MAX_CLUSTERS; i++) {
+    if (!live_dirs[i][0]) continue;
+    if (keep && *keep == '1') {
+      fprintf(stderr, "minicluster: cluster in %s was not stopped; kept\n", live_dirs[i]);
+    } else {
+      fprintf(stderr, "minicluster: cluster in %s was not stopped (a failed test?); removing it "
+                      "(DFS_KEEP_TEST_DIRS=1 keeps it)\n", live_dirs[i]);
+      nftw(live_dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    live_dirs[i][0] = '\0';
+  }
+}
+
 static void install_hook(void) {
   if (hook_installed) return;
   hook_installed = 1;
-  atexit(kill_all);
+  atexit(at_exit);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGABRT, on_signal);
@@ -204,6 +241,7 @@ int mc_start(const struct mc_opts *o, struct minicluster **out) {
     free(mc);
     return -errno;
   }
+  remember_dir(mc->dir, true);
   snprintf(mc->conf, sizeof mc->conf, "%s/conf", mc->dir);
   mkdir(mc->conf, 0755);
   /* configuration */
@@ -300,6 +338,7 @@ void mc_stop(struct minicluster *mc) {
   const char *keep = getenv("DFS_KEEP_TEST_DIRS");
   if (keep && *keep == '1') fprintf(stderr, "minicluster: kept %s\n", mc->dir);
   else nftw(mc->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  remember_dir(mc->dir, false);
   free(mc);
 }
 

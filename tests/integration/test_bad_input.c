@@ -162,6 +162,8 @@ static void test_bad_paths(void) {
   longname[301] = '\0';
   CU_ASSERT_EQUAL(raw_stat((const uint8_t *)longname, strlen(longname), msg, sizeof msg),
                   DFS_ENAMETOOLONG);
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "/xxxxxxxxxxxxxxxx")); /* names the path */
+  CU_ASSERT_PTR_NOT_NULL(strstr(msg, "255"));               /* and the limit */
   /* through the client library */
   dfs_fs *fs;
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
@@ -240,6 +242,20 @@ static void test_bad_config(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "malformed XML"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "dfs-site.xml"));
   free(err);
+  /* the DataNode and the command check the same way */
+  char bin[512];
+  snprintf(bin, sizeof bin, "%s/datanode", DFS_BIN_DIR);
+  char *dn_argv[] = {bin, "--conf", (char *)mc_conf_dir(mc), "-D", "dfs.heartbeat.interval=0",
+                     "--print-config", NULL};
+  CU_ASSERT_EQUAL(mc_run(dn_argv, NULL, &err), 2);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "datanode: -D: dfs.heartbeat.interval"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "minimum"));
+  free(err);
+  char *out;
+  CU_ASSERT_EQUAL(mc_dfs(mc, &out, &err, "-D", "dfs.replication=abc", "ls", "/", NULL), 2);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "dfs.replication"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "'abc'"));
+  free(out), free(err);
 }
 
 int main(void) {

@@ -26,7 +26,7 @@ fail() {
 # Four free ports in a row (NameNode, then the DataNodes' base).
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 for _ in $(seq 50); do
-  base=$((20000 + RANDOM % 30000))
+  base=$((20000 + RANDOM % 12000)) # below the ephemeral range that port-0 listeners use
   if port_free $base && port_free $((base + 1)) && port_free $((base + 2)) && port_free $((base + 3)); then
     break
   fi

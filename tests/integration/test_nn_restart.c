@@ -5,7 +5,9 @@
  * acknowledged (full recursive listing: type, length, permission, owner,
  * group, replication, modification time) and every file reads back
  * byte-identical. Run twice: once replaying only the edit log, once with
- * checkpoints every few transactions so that recovery crosses images.
+ * checkpoints every few transactions so that recovery crosses images (the
+ * test checks that an image with a transaction id > 0 was written).
+ * DFS_SLOW_TESTS=1 adds a soak: 8 kill -9 cycles of a few hundred operations.
  */
 #include <CUnit/Basic.h>
 #include <signal.h>
@@ -187,10 +189,74 @@ static void test_across_checkpoints(void) {
   run(conf, true);
 }
 
+/* DFS_SLOW_TESTS=1: many kill -9 / restart cycles, each after a few hundred
+ * acknowledged operations, with checkpoints now and then. */
+static void test_soak_cycles(void) {
+  static const char *const conf[] = {"dfs.namenode.checkpoint.txns=300", NULL};
+  struct mc_opts o = {.num_datanodes = 3, .blocksize = "1m", .conf = conf};
+  struct minicluster *mc;
+  CU_ASSERT_FATAL(mc_start(&o, &mc) == 0);
+  for (int cycle = 0; cycle < 8; cycle++) {
+    dfs_fs *fs;
+    CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
+    bool on = true;
+    for (int i = 0; i < 300 && on; i++) {
+      if (dfs_safemode(fs, DFS_SAFEMODE_GET, &on) != 0) break;
+      if (on) usleep(100000);
+    }
+    char dir[64], p[128], q[128];
+    snprintf(dir, sizeof dir, "/soak/c%d", cycle);
+    CU_ASSERT(dfs_mkdirs(fs, dir, 0755) == 0);
+    for (int i = 0; i < 120; i++) {
+      snprintf(p, sizeof p, "%s/f%03d", dir, i);
+      CU_ASSERT(write_file(fs, p, (size_t)(i * 37 % 5000), (uint32_t)(cycle * 1000 + i)) == 0);
+    }
+    for (int i = 0; i < 120; i += 2) {
+      snprintf(p, sizeof p, "%s/f%03d", dir, i);
+      snprintf(q, sizeof q, "%s/r%03d", dir, i);
+      CU_ASSERT(dfs_rename(fs, p, q, false) == 0);
+    }
+    for (int i = 1; i < 120; i += 4) {
+      snprintf(p, sizeof p, "%s/f%03d", dir, i);
+      CU_ASSERT(dfs_delete(fs, p, false) == 0);
+    }
+    if (cycle > 0) {
+      snprintf(p, sizeof p, "/soak/c%d", cycle - 1);
+      snprintf(q, sizeof q, "/soak/old%d", cycle - 1);
+      CU_ASSERT(dfs_rename(fs, p, q, false) == 0);
+    }
+    if (cycle > 1) {
+      snprintf(p, sizeof p, "/soak/old%d", cycle - 2);
+      CU_ASSERT(dfs_delete(fs, p, true) == 0);
+    }
+    char *before = snapshot(fs);
+    dfs_disconnect(fs);
+    CU_ASSERT(mc_kill_nn(mc, SIGKILL) == 0);
+    CU_ASSERT_FATAL(mc_restart_nn(mc) == 0);
+    CU_ASSERT_FATAL(mc_wait_live(mc, 3, 30000) == 0);
+    CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
+    char *after = snapshot(fs);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    for (int i = 3; i < 120; i += 8) { /* f003, f011, ...: kept, not renamed */
+      snprintf(p, sizeof p, "%s/f%03d", dir, i);
+      CU_ASSERT_EQUAL(check_file(fs, p, (size_t)(i * 37 % 5000), (uint32_t)(cycle * 1000 + i)), 0);
+    }
+    free(before), free(after);
+    dfs_disconnect(fs);
+  }
+  mc_stop(mc);
+}
+
 int main(void) {
   static const struct mc_test tests[] = {
       {"kill -9 and restart: edit log replay", test_edit_log_replay},
       {"kill -9 and restart: across checkpoints", test_across_checkpoints},
+      {NULL, NULL}, /* the soak test goes here with DFS_SLOW_TESTS=1 */
       {NULL, NULL}};
-  return mc_run_tests("nn_restart", tests);
+  static struct mc_test all[4];
+  memcpy(all, tests, sizeof tests);
+  const char *slow = getenv("DFS_SLOW_TESTS");
+  if (slow && strcmp(slow, "1") == 0)
+    all[2] = (struct mc_test){"soak: 8 kill -9 cycles with checkpoints", test_soak_cycles};
+  return mc_run_tests("nn_restart", all);
 }

@@ -2,8 +2,9 @@
  * test_client_stream.c - the client library's write and read paths against
  * an in-process fake cluster (no daemons).
  *
- * One dfs_rpc_server plays both the NameNode and a DataNode (the located
- * blocks name its own port), so the tests see exactly what the client puts
+ * One dfs_rpc_server plays both the NameNode (dialled as 127.0.0.1) and a
+ * DataNode (named "localhost" in located blocks, so that its connections
+ * are pooled apart from the NameNode's, as in a real cluster), so the tests see exactly what the client puts
  * on the wire: packet offsets, sequence numbers, sizes and checksums, the
  * hflush partial-chunk resend, SYNC and LAST flags, the previous-block
  * lengths given to ADD_BLOCK, COMPLETE retried while it answers false, and
@@ -53,27 +54,39 @@ struct fake {
   int complete_calls, complete_false; /* answer false this many times */
   uint64_t complete_last_len;
   int fail_ack_seqno;                 /* ack this seqno with DFS_ECHECKSUM (-2: never) */
+  int drop_at_seqno;                  /* close the pipeline at this seqno (-2: never) */
   int corrupt_reads;                  /* corrupt the data of this many READ_BLOCK streams */
   int bad_reports;
   int heartbeats;                     /* seqno -1 packets */
+  int refuse_writes;                  /* refuse this many WRITE_BLOCK setups */
+  int abandons;
+  size_t last_excluded;               /* exclude_uuids of the last ADD_BLOCK */
+  int loc_calls;                      /* GET_BLOCK_LOCATIONS served */
+  int dead_port;                      /* != 0: first locations name this port only */
   char bad_report_uuid[64];
 };
 
 static struct fake F;
 
-static Dfs__DatanodeInfo *make_dn(const char *uuid) {
-  static Dfs__DatanodeId ids[2];
-  static Dfs__DatanodeInfo infos[2];
-  int i = strcmp(uuid, "dn-A") == 0 ? 0 : 1;
-  Dfs__DatanodeId id = DFS__DATANODE_ID__INIT;
-  Dfs__DatanodeInfo di = DFS__DATANODE_INFO__INIT;
-  ids[i] = id;
-  ids[i].uuid = (char *)uuid;
-  ids[i].host = "127.0.0.1";
-  ids[i].port = (uint32_t)F.port;
-  infos[i] = di;
-  infos[i].id = &ids[i];
-  return &infos[i];
+/* Test code touching F while server threads may: under F.mu. */
+#define LOCKED(...)                \
+  do {                             \
+    pthread_mutex_lock(&F.mu);     \
+    __VA_ARGS__;                   \
+    pthread_mutex_unlock(&F.mu);   \
+  } while (0)
+
+/* A DatanodeInfo for the fake DataNode in caller-provided storage. */
+static Dfs__DatanodeInfo *make_dn(Dfs__DatanodeId *id, Dfs__DatanodeInfo *di, const char *uuid) {
+  Dfs__DatanodeId id0 = DFS__DATANODE_ID__INIT;
+  Dfs__DatanodeInfo di0 = DFS__DATANODE_INFO__INIT;
+  *id = id0;
+  *di = di0;
+  id->uuid = (char *)uuid;
+  id->host = "localhost"; /* not the NameNode's address: its own connection pool */
+  id->port = (uint32_t)F.port;
+  di->id = id;
+  return di;
 }
 
 static int h_defaults(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
@@ -111,6 +124,7 @@ static int h_add_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
     pthread_mutex_unlock(&F.mu);
     return dfs_err_set(DFS_EINVAL, "too many blocks");
   }
+  F.last_excluded = r->n_exclude_uuids;
   F.has_prev[b] = r->previous != NULL;
   F.prev_len[b] = r->previous ? r->previous->num_bytes : 0;
   F.blk_data[b] = calloc(1, BLOCKSIZE);
@@ -124,7 +138,9 @@ static int h_add_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
   blk.genstamp = 1;
   lb.block = &blk;
   lb.offset = off;
-  Dfs__DatanodeInfo *locs[1] = {make_dn("dn-A")};
+  Dfs__DatanodeId id;
+  Dfs__DatanodeInfo di;
+  Dfs__DatanodeInfo *locs[1] = {make_dn(&id, &di, "dn-A")};
   lb.locs = locs;
   lb.n_locs = 1;
   resp.block = &lb;
@@ -141,6 +157,17 @@ static int h_complete(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessa
   resp.result = F.complete_calls > F.complete_false;
   pthread_mutex_unlock(&F.mu);
   return dfs_rpc_reply(call, &resp.base);
+}
+
+static int h_abandon(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  (void)call;
+  (void)req;
+  pthread_mutex_lock(&F.mu);
+  F.abandons++;
+  F.blk_len[F.nblocks - 1] = 0; /* the abandoned block holds nothing */
+  pthread_mutex_unlock(&F.mu);
+  return 0;
 }
 
 static int h_empty(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
@@ -169,6 +196,15 @@ static int h_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMe
   const Dfs__WriteBlockRequest *r = (const Dfs__WriteBlockRequest *)req;
   int b = (int)(r->block->id - 1000);
   Dfs__WriteBlockResponse resp = DFS__WRITE_BLOCK_RESPONSE__INIT;
+  pthread_mutex_lock(&F.mu);
+  int refuse = F.refuse_writes > 0;
+  if (refuse) F.refuse_writes--;
+  pthread_mutex_unlock(&F.mu);
+  if (refuse) {
+    resp.status = DFS_EIO;
+    resp.message = "disk full (injected)";
+    return dfs_rpc_reply(call, &resp.base);
+  }
   int rc = dfs_rpc_reply(call, &resp.base);
   if (rc) return rc;
   int fd = dfs_rpc_call_fd(call);
@@ -198,7 +234,12 @@ static int h_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMe
       }
     }
     if (h.seqno == F.fail_ack_seqno) a.status[0] = DFS_ECHECKSUM;
+    int drop = h.seqno == F.drop_at_seqno;
     pthread_mutex_unlock(&F.mu);
+    if (drop) {
+      rc = DFS_EIO; /* the framework closes the connection */
+      break;
+    }
     uint8_t ab[DFS_ACK_MAX_LEN];
     size_t al = dfs_ack_encode(&a, ab);
     struct iovec iov = {ab, al};
@@ -218,8 +259,21 @@ static int h_locations(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
   Dfs__LocatedBlocks lbs = DFS__LOCATED_BLOCKS__INIT;
   Dfs__LocatedBlock lb[MAX_BLOCKS], *lbp[MAX_BLOCKS];
   Dfs__Block blk[MAX_BLOCKS];
-  Dfs__DatanodeInfo *locs[2] = {make_dn("dn-A"), make_dn("dn-B")};
+  Dfs__DatanodeId ids[2];
+  Dfs__DatanodeInfo dis[2];
+  Dfs__DatanodeInfo *locs[2] = {make_dn(&ids[0], &dis[0], "dn-A"),
+                                make_dn(&ids[1], &dis[1], "dn-B")};
+  Dfs__DatanodeId dead_id = DFS__DATANODE_ID__INIT;
+  Dfs__DatanodeInfo dead = DFS__DATANODE_INFO__INIT;
+  Dfs__DatanodeInfo *dead_locs[1] = {&dead};
   pthread_mutex_lock(&F.mu);
+  int first = F.loc_calls++ == 0;
+  if (first && F.dead_port) {
+    dead_id.uuid = "dn-dead";
+    dead_id.host = "localhost";
+    dead_id.port = (uint32_t)F.dead_port;
+    dead.id = &dead_id;
+  }
   uint64_t off = 0;
   for (int i = 0; i < F.nblocks; i++) {
     Dfs__LocatedBlock l = DFS__LOCATED_BLOCK__INIT;
@@ -231,8 +285,8 @@ static int h_locations(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
     lb[i] = l;
     lb[i].block = &blk[i];
     lb[i].offset = off;
-    lb[i].locs = locs;
-    lb[i].n_locs = 2;
+    lb[i].locs = first && F.dead_port ? dead_locs : locs;
+    lb[i].n_locs = first && F.dead_port ? 1 : 2;
     lbp[i] = &lb[i];
     off += F.blk_len[i];
   }
@@ -253,7 +307,12 @@ static int h_read_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMes
   int corrupt = F.corrupt_reads > 0;
   if (corrupt) F.corrupt_reads--;
   uint64_t blen = F.blk_len[b];
+  /* A copy: the next test's fake_reset may free the block while this
+   * handler is still draining a stream the client gave up on. */
+  uint8_t *data = malloc(blen ? blen : 1);
+  if (data) memcpy(data, F.blk_data[b], blen);
   pthread_mutex_unlock(&F.mu);
+  if (!data) return DFS_ENOMEM;
   Dfs__ReadBlockResponse resp = DFS__READ_BLOCK_RESPONSE__INIT;
   uint64_t start = r->offset - r->offset % DFS_CHUNK_SIZE;
   uint64_t end = r->offset + r->length;
@@ -261,7 +320,10 @@ static int h_read_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMes
   resp.has_first_chunk_offset = 1;
   resp.first_chunk_offset = start;
   int rc = dfs_rpc_reply(call, &resp.base);
-  if (rc) return rc;
+  if (rc) {
+    free(data);
+    return rc;
+  }
   int fd = dfs_rpc_call_fd(call);
   uint8_t *buf = malloc(DFS_PACKET_HDR_LEN + 1024 + 65536);
   int64_t seq = 0;
@@ -270,21 +332,59 @@ static int h_read_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMes
     struct dfs_packet_hdr h = {(int64_t)off, seq++, n, n ? 0 : DFS_PKT_LAST};
     dfs_packet_hdr_encode(&h, buf);
     uint32_t sl = dfs_packet_sums_len(n);
-    memcpy(buf + DFS_PACKET_HDR_LEN + sl, F.blk_data[b] + off, n);
+    memcpy(buf + DFS_PACKET_HDR_LEN + sl, data + off, n);
     crc32c_chunks(buf + DFS_PACKET_HDR_LEN + sl, n, DFS_CHUNK_SIZE, buf + DFS_PACKET_HDR_LEN);
     if (corrupt && n) buf[DFS_PACKET_HDR_LEN + sl + n / 2] ^= 0x40;
     struct iovec iov = {buf, DFS_PACKET_HDR_LEN + sl + n};
     if ((rc = dfs_writev_full(fd, &iov, 1, dfs_now_ms() + 10000)) != 0 || n == 0) break;
   }
   free(buf);
+  free(data);
   return rc;
 }
 
+/* GET_LISTING: /dir holds e1..e5, served two per page; /file is a file. */
+static int h_listing(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req) {
+  (void)ctx;
+  const Dfs__GetListingRequest *r = (const Dfs__GetListingRequest *)req;
+  static char *names[5] = {"e1", "e2", "e3", "e4", "e5"};
+  Dfs__GetListingResponse resp = DFS__GET_LISTING_RESPONSE__INIT;
+  Dfs__FileStatus st[2], self = DFS__FILE_STATUS__INIT, *ents[2];
+  if (r->path.len == 5 && memcmp(r->path.data, "/file", 5) == 0) {
+    self.type = DFS__FILE_TYPE__IS_FILE;
+    self.name = r->path;
+    self.has_length = 1;
+    self.length = 77;
+    resp.dir = &self;
+    return dfs_rpc_reply(call, &resp.base);
+  }
+  size_t from = 0;
+  if (r->has_start_after)
+    while (from < 5 && strlen(names[from]) == r->start_after.len &&
+           memcmp(names[from], r->start_after.data, r->start_after.len) <= 0)
+      from++;
+  size_t n = 0;
+  for (size_t i = from; i < 5 && n < 2; i++, n++) {
+    Dfs__FileStatus x = DFS__FILE_STATUS__INIT;
+    st[n] = x;
+    st[n].type = DFS__FILE_TYPE__IS_FILE;
+    st[n].name.data = (uint8_t *)names[i];
+    st[n].name.len = strlen(names[i]);
+    st[n].owner = "o";
+    ents[n] = &st[n];
+  }
+  resp.entries = ents;
+  resp.n_entries = n;
+  resp.remaining = (uint32_t)(5 - from - n);
+  return dfs_rpc_reply(call, &resp.base);
+}
+
 static const struct dfs_rpc_method methods[] = {
+    {DFS_M_GET_LISTING, "GET_LISTING", &dfs__get_listing_request__descriptor, h_listing, 0},
     {DFS_M_GET_SERVER_DEFAULTS, "GET_SERVER_DEFAULTS", &dfs__empty__descriptor, h_defaults, 0},
     {DFS_M_CREATE, "CREATE", &dfs__create_request__descriptor, h_create, 0},
     {DFS_M_ADD_BLOCK, "ADD_BLOCK", &dfs__add_block_request__descriptor, h_add_block, 0},
-    {DFS_M_ABANDON_BLOCK, "ABANDON_BLOCK", &dfs__abandon_block_request__descriptor, h_empty, 0},
+    {DFS_M_ABANDON_BLOCK, "ABANDON_BLOCK", &dfs__abandon_block_request__descriptor, h_abandon, 0},
     {DFS_M_COMPLETE, "COMPLETE", &dfs__complete_request__descriptor, h_complete, 0},
     {DFS_M_RENEW_LEASE, "RENEW_LEASE", &dfs__renew_lease_request__descriptor, h_empty, 0},
     {DFS_M_REPORT_BAD_BLOCKS, "REPORT_BAD_BLOCKS", &dfs__report_bad_blocks_request__descriptor,
@@ -297,6 +397,23 @@ static const struct dfs_rpc_method methods[] = {
      DFS_RPC_STREAM},
 };
 
+/* (Re)start the fake server with the given idle timeout (new port). */
+static int fake_start(int idle_ms) {
+  if (F.srv) {
+    dfs_rpc_server_stop(F.srv);
+    dfs_rpc_server_destroy(F.srv);
+    F.srv = NULL;
+  }
+  struct dfs_rpc_server_opts so = {.name = "fake", .bind_addr = "127.0.0.1:0",
+                                   .methods = methods,
+                                   .n_methods = sizeof methods / sizeof methods[0],
+                                   .ctx = NULL, .max_body = 64 << 20, .max_connections = 64,
+                                   .idle_timeout_ms = idle_ms};
+  if (dfs_rpc_server_create(&so, &F.srv) != 0 || dfs_rpc_server_start(F.srv) != 0) return -1;
+  F.port = dfs_rpc_server_port(F.srv);
+  return 0;
+}
+
 static void fake_reset(void) {
   pthread_mutex_lock(&F.mu);
   for (int i = 0; i < F.nblocks; i++) free(F.blk_data[i]);
@@ -306,6 +423,7 @@ static void fake_reset(void) {
   F.srv = srv;
   F.port = port;
   F.fail_ack_seqno = -2;
+  F.drop_at_seqno = -2;
   pthread_mutex_unlock(&F.mu);
 }
 
@@ -337,7 +455,7 @@ static int stored_equals(const uint8_t *want, size_t n) {
 
 static void test_packet_layout(void) {
   fake_reset();
-  F.complete_false = 2;
+  LOCKED(F.complete_false = 2);
   dfs_fs *fs = connect_fake();
   size_t n = 2 * BLOCKSIZE + 70000 + 123; /* two full blocks and a ragged tail */
   uint8_t *d = malloc(n);
@@ -445,7 +563,7 @@ static void test_hflush_partial_chunk(void) {
 
 static void test_ack_error_names_node(void) {
   fake_reset();
-  F.fail_ack_seqno = 1;
+  LOCKED(F.fail_ack_seqno = 1);
   dfs_fs *fs = connect_fake();
   uint8_t *d = malloc(300000);
   fill(d, 300000, 3);
@@ -455,14 +573,36 @@ static void test_ack_error_names_node(void) {
   int rc = w < 0 ? (int)w : dfs_hflush(f);
   CU_ASSERT_EQUAL(rc, DFS_ECHECKSUM);
   char node[64];
-  snprintf(node, sizeof node, "127.0.0.1:%d", F.port);
+  snprintf(node, sizeof node, "localhost:%d", F.port);
   CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), node));
   CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "blk_1000"));
   /* The stream stays failed. */
   CU_ASSERT_EQUAL(dfs_write(f, d, 10), DFS_ECHECKSUM);
   CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "failed earlier"));
   CU_ASSERT_NOT_EQUAL(dfs_close(f), 0);
-  CU_ASSERT_EQUAL(F.complete_calls, 0);
+  LOCKED(CU_ASSERT_EQUAL(F.complete_calls, 0));
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  free(d);
+}
+
+/* The first DataNode drops the connection mid-block: the stream fails
+ * with a message naming it; nothing is completed. */
+static void test_pipeline_dropped(void) {
+  fake_reset();
+  LOCKED(F.drop_at_seqno = 2);
+  dfs_fs *fs = connect_fake();
+  uint8_t *d = malloc(BLOCKSIZE);
+  fill(d, BLOCKSIZE, 23);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/dr", NULL, &f), 0);
+  ssize_t w = dfs_write(f, d, BLOCKSIZE); /* ends the block: waits for all acks */
+  CU_ASSERT_TRUE(w < 0);
+  char node[64];
+  snprintf(node, sizeof node, "localhost:%d", F.port);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), node));
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "blk_1000"));
+  CU_ASSERT_NOT_EQUAL(dfs_close(f), 0);
+  LOCKED(CU_ASSERT_EQUAL(F.complete_calls, 0));
   CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
   free(d);
 }
@@ -480,7 +620,7 @@ static void test_read_verify_failover(void) {
 
   /* Sequential read with the first stream corrupt: verified, reported,
    * read again from the other replica. */
-  F.corrupt_reads = 1;
+  LOCKED(F.corrupt_reads = 1);
   CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/r", &f), 0);
   CU_ASSERT_EQUAL(dfs_file_length(f), (int64_t)n);
   size_t got = 0;
@@ -492,8 +632,8 @@ static void test_read_verify_failover(void) {
   }
   CU_ASSERT_EQUAL(got, n);
   CU_ASSERT_EQUAL(memcmp(r, d, n), 0);
-  CU_ASSERT_EQUAL(F.bad_reports, 1);
-  CU_ASSERT_STRING_EQUAL(F.bad_report_uuid, "dn-A");
+  LOCKED(CU_ASSERT_EQUAL(F.bad_reports, 1));
+  LOCKED(CU_ASSERT_STRING_EQUAL(F.bad_report_uuid, "dn-A"));
 
   /* pread across the block boundary, and seek + read. */
   memset(r, 0, n);
@@ -507,7 +647,7 @@ static void test_read_verify_failover(void) {
   CU_ASSERT_EQUAL(dfs_close(f), 0);
 
   /* Every replica corrupt: an error naming the block. */
-  F.corrupt_reads = 100;
+  LOCKED(F.corrupt_reads = 100);
   CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/r", &f), 0);
   ssize_t k = dfs_pread(f, 0, r, 1000);
   CU_ASSERT_TRUE(k < 0);
@@ -539,7 +679,8 @@ static void *pread_thread(void *arg) {
   return NULL;
 }
 
-/* Four threads pread one file at random ranges (also across blocks). */
+/* Four threads pread one file at random ranges (also across blocks) while
+ * the main thread reads it sequentially. */
 static void test_concurrent_pread(void) {
   fake_reset();
   dfs_fs *fs = connect_fake();
@@ -557,6 +698,20 @@ static void test_concurrent_pread(void) {
     jobs[i] = (struct pread_job){f, d, n, (unsigned)i * 7919u + 1, 0};
     pthread_create(&th[i], NULL, pread_thread, &jobs[i]);
   }
+  /* Meanwhile this thread is the file's sequential reader. */
+  uint8_t *r = malloc(n);
+  size_t got = 0;
+  for (;;) {
+    ssize_t k = dfs_read(f, r + got, n - got < 30000 ? n - got : 30000);
+    if (k <= 0) {
+      CU_ASSERT_EQUAL(k, 0);
+      break;
+    }
+    got += (size_t)k;
+  }
+  CU_ASSERT_EQUAL(got, n);
+  CU_ASSERT_EQUAL(memcmp(r, d, n), 0);
+  free(r);
   for (int i = 0; i < 4; i++) {
     pthread_join(th[i], NULL);
     CU_ASSERT_EQUAL(jobs[i].bad, 0);
@@ -615,8 +770,134 @@ static void test_disconnect_closes_files(void) {
   CU_ASSERT_EQUAL(dfs_read(r, b, sizeof b), (ssize_t)sizeof b);
   CU_ASSERT_EQUAL(memcmp(b, d, sizeof b), 0);
   CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
-  CU_ASSERT_EQUAL(F.complete_calls, 1);
-  CU_ASSERT_EQUAL(F.complete_last_len, sizeof d);
+  LOCKED(CU_ASSERT_EQUAL(F.complete_calls, 1));
+  LOCKED(CU_ASSERT_EQUAL(F.complete_last_len, sizeof d));
+}
+
+/* A DataNode refusing the pipeline: the block is abandoned and a new one
+ * asked for without that node; when every attempt fails, the error names
+ * the node and carries its message. */
+static void test_pipeline_setup_retry(void) {
+  fake_reset();
+  LOCKED(F.refuse_writes = 1);
+  dfs_fs *fs = connect_fake();
+  uint8_t d[2000];
+  fill(d, sizeof d, 13);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/s", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, sizeof d), (ssize_t)sizeof d);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  LOCKED(CU_ASSERT_EQUAL(F.abandons, 1));
+  LOCKED(CU_ASSERT_EQUAL(F.nblocks, 2));
+  LOCKED(CU_ASSERT_EQUAL(F.last_excluded, 1));
+  LOCKED(CU_ASSERT_FALSE(F.has_prev[1])); /* the abandoned block is not "previous" */
+  LOCKED(CU_ASSERT_EQUAL(F.blk_len[1], sizeof d));
+  LOCKED(CU_ASSERT_EQUAL(memcmp(F.blk_data[1], d, sizeof d), 0));
+
+  LOCKED(F.refuse_writes = 100);
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/s2", NULL, &f), 0);
+  ssize_t k = dfs_write(f, d, sizeof d);
+  CU_ASSERT_EQUAL(k, DFS_EIO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), "disk full (injected)"));
+  char node[64];
+  snprintf(node, sizeof node, "localhost:%d", F.port);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dfs_error_message(), node));
+  CU_ASSERT_NOT_EQUAL(dfs_close(f), 0);
+  LOCKED(F.refuse_writes = 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+}
+
+/* Pooled DataNode connections that the server closed while idle are not
+ * taken for a node failure: the next block goes to the same node without
+ * abandoning anything. */
+static void test_stale_pooled_connection(void) {
+  CU_ASSERT_EQUAL_FATAL(fake_start(200), 0);
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  uint8_t d[3000];
+  fill(d, sizeof d, 17);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/st", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, sizeof d), (ssize_t)sizeof d);
+  CU_ASSERT_EQUAL(dfs_close(f), 0); /* the pipeline connection is pooled now */
+  /* Not synchronisation: time has to pass for the server's idle timeout. */
+  usleep(700 * 1000);
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/st2", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, sizeof d), (ssize_t)sizeof d);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  LOCKED(CU_ASSERT_EQUAL(F.abandons, 0));
+  LOCKED(CU_ASSERT_EQUAL(F.nblocks, 2));
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+  CU_ASSERT_EQUAL(fake_start(10000), 0);
+}
+
+/* A port nothing listens on. */
+static int closed_port(void) {
+  dfs_rpc_server *s = NULL;
+  struct dfs_rpc_server_opts so = {.name = "t", .bind_addr = "127.0.0.1:0", .methods = methods,
+                                   .n_methods = 1, .max_body = 1 << 20};
+  if (dfs_rpc_server_create(&so, &s) != 0) return 1;
+  int port = dfs_rpc_server_port(s);
+  dfs_rpc_server_destroy(s);
+  return port;
+}
+
+/* Every known location dead: the reader asks the NameNode again and reads
+ * from the replicas it names now (read and pread). */
+static void test_refetch_locations(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  uint8_t d[6000], r[6000];
+  fill(d, sizeof d, 19);
+  dfs_file *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(dfs_create(fs, "/rf", NULL, &f), 0);
+  CU_ASSERT_EQUAL(dfs_write(f, d, sizeof d), (ssize_t)sizeof d);
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  LOCKED(F.dead_port = closed_port());
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/rf", &f), 0);
+  CU_ASSERT_EQUAL(dfs_read(f, r, sizeof r), (ssize_t)sizeof r);
+  CU_ASSERT_EQUAL(memcmp(r, d, sizeof d), 0);
+  LOCKED(CU_ASSERT_EQUAL(F.loc_calls, 2));
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  LOCKED(F.loc_calls = 0);
+  CU_ASSERT_EQUAL_FATAL(dfs_open(fs, "/rf", &f), 0);
+  memset(r, 0, sizeof r);
+  CU_ASSERT_EQUAL(dfs_pread(f, 100, r, 5000), 5000);
+  CU_ASSERT_EQUAL(memcmp(r, d + 100, 5000), 0);
+  LOCKED(CU_ASSERT_EQUAL(F.loc_calls, 2));
+  CU_ASSERT_EQUAL(dfs_close(f), 0);
+  LOCKED(F.dead_port = 0);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
+}
+
+/* dfs_list follows the pages (start_after = last name seen); a file lists
+ * as itself. */
+static void test_listing_pages(void) {
+  fake_reset();
+  dfs_fs *fs = connect_fake();
+  struct dfs_stat *e = NULL;
+  size_t n = 0, rem = 0;
+  CU_ASSERT_EQUAL_FATAL(dfs_list_page(fs, "/dir", NULL, &e, &n, &rem), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  CU_ASSERT_EQUAL(rem, 3);
+  dfs_stats_free(e, n);
+  CU_ASSERT_EQUAL_FATAL(dfs_list(fs, "/dir", &e, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 5);
+  for (size_t i = 0; i < n; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "e%zu", i + 1);
+    CU_ASSERT_STRING_EQUAL(e[i].name, want);
+    CU_ASSERT_STRING_EQUAL(e[i].owner, "o");
+    CU_ASSERT_STRING_EQUAL(e[i].group, "");
+  }
+  dfs_stats_free(e, n);
+  CU_ASSERT_EQUAL_FATAL(dfs_list(fs, "/file", &e, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_STRING_EQUAL(e[0].name, "/file");
+  CU_ASSERT_EQUAL(e[0].length, 77);
+  CU_ASSERT_EQUAL(e[0].type, DFS_TYPE_FILE);
+  dfs_stats_free(e, n);
+  CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
 }
 
 static void test_argument_errors(void) {
@@ -641,19 +922,13 @@ static void test_argument_errors(void) {
   CU_ASSERT_EQUAL(dfs_pread(f, 0, b, sizeof b), DFS_EBADF);
   CU_ASSERT_EQUAL(dfs_seek(f, 0), DFS_ENOTSUP);
   CU_ASSERT_EQUAL(dfs_close(f), 0); /* empty file: no block, COMPLETE only */
-  CU_ASSERT_EQUAL(F.nblocks, 0);
-  CU_ASSERT_EQUAL(F.complete_calls, 1);
+  LOCKED(CU_ASSERT_EQUAL(F.nblocks, 0));
+  LOCKED(CU_ASSERT_EQUAL(F.complete_calls, 1));
   CU_ASSERT_EQUAL(dfs_disconnect(fs), 0);
 }
 
 static void test_connect_refused(void) {
-  /* A port nobody listens on: bind one, note it, close it. */
-  dfs_rpc_server *s = NULL;
-  struct dfs_rpc_server_opts so = {.name = "t", .bind_addr = "127.0.0.1:0", .methods = methods,
-                                   .n_methods = 1, .max_body = 1 << 20};
-  CU_ASSERT_EQUAL_FATAL(dfs_rpc_server_create(&so, &s), 0);
-  int port = dfs_rpc_server_port(s);
-  dfs_rpc_server_destroy(s);
+  int port = closed_port();
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
   struct dfs_connect_opts o = {.namenode = addr, .user = "u", .timeout_ms = 2000};
@@ -666,25 +941,24 @@ static void test_connect_refused(void) {
 
 int main(void) {
   pthread_mutex_init(&F.mu, NULL);
-  struct dfs_rpc_server_opts so = {.name = "fake", .bind_addr = "127.0.0.1:0",
-                                   .methods = methods,
-                                   .n_methods = sizeof methods / sizeof methods[0],
-                                   .ctx = NULL, .max_body = 64 << 20, .max_connections = 64,
-                                   .idle_timeout_ms = 10000};
-  if (dfs_rpc_server_create(&so, &F.srv) != 0 || dfs_rpc_server_start(F.srv) != 0) {
+  if (fake_start(10000) != 0) {
     fprintf(stderr, "fake server: %s\n", dfs_err_msg());
     return 1;
   }
-  F.port = dfs_rpc_server_port(F.srv);
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("client_stream", NULL, NULL);
   CU_add_test(s, "packet_layout", test_packet_layout);
   CU_add_test(s, "hflush_partial_chunk", test_hflush_partial_chunk);
   CU_add_test(s, "ack_error_names_node", test_ack_error_names_node);
+  CU_add_test(s, "pipeline_dropped", test_pipeline_dropped);
   CU_add_test(s, "read_verify_failover", test_read_verify_failover);
   CU_add_test(s, "concurrent_pread", test_concurrent_pread);
   CU_add_test(s, "idle_heartbeat", test_idle_heartbeat);
   CU_add_test(s, "disconnect_closes_files", test_disconnect_closes_files);
+  CU_add_test(s, "pipeline_setup_retry", test_pipeline_setup_retry);
+  CU_add_test(s, "stale_pooled_connection", test_stale_pooled_connection);
+  CU_add_test(s, "refetch_locations", test_refetch_locations);
+  CU_add_test(s, "listing_pages", test_listing_pages);
   CU_add_test(s, "argument_errors", test_argument_errors);
   CU_add_test(s, "connect_refused", test_connect_refused);
   CU_basic_set_mode(CU_BRM_VERBOSE);
