@@ -73,9 +73,21 @@ static long pick(struct ctx *c, enum rule r, const char *ref, uint64_t *rng) {
 int nn_placement_choose(const struct nn_pnode *nodes, size_t n,
                         const char *writer_host, int replicas, uint64_t blocksize,
                         uint64_t *rng, size_t *out) {
-  if (replicas <= 0 || n == 0) return 0;
-  if (replicas > NN_PLACEMENT_MAX) replicas = NN_PLACEMENT_MAX;
-  struct ctx c = {.nodes = nodes, .n = n, .blocksize = blocksize, .chosen = out};
+  return nn_placement_choose_more(nodes, n, NULL, 0, writer_host, replicas, blocksize, false,
+                                  rng, out);
+}
+
+int nn_placement_choose_more(const struct nn_pnode *nodes, size_t n, const size_t *existing,
+                             int nexisting, const char *writer_host, int additional,
+                             uint64_t blocksize, bool new_rack, uint64_t *rng, size_t *out) {
+  if (additional <= 0 || n == 0 || nexisting < 0) return 0;
+  if (nexisting > NN_PLACEMENT_MAX) nexisting = NN_PLACEMENT_MAX;
+  if (additional > NN_PLACEMENT_MAX - nexisting) additional = NN_PLACEMENT_MAX - nexisting;
+  if (additional <= 0) return 0;
+  size_t chosen[NN_PLACEMENT_MAX];
+  for (int i = 0; i < nexisting; i++) chosen[i] = existing[i];
+  struct ctx c = {.nodes = nodes, .n = n, .blocksize = blocksize, .chosen = chosen,
+                  .nchosen = nexisting};
   c.cand = malloc(n * sizeof *c.cand);
   if (!c.cand) return 0;
 
@@ -91,7 +103,8 @@ int nn_placement_choose(const struct nn_pnode *nodes, size_t n,
       if (nodes[j].alive && same(nodes[j].rack, nodes[i].rack)) seen = true;
     if (!seen) racks++;
   }
-  if ((size_t)replicas > live) replicas = (int)live;
+  int replicas = nexisting + additional;
+  if ((size_t)replicas > live) replicas = (int)live > nexisting ? (int)live : nexisting;
   if (racks == 0) {
     free(c.cand);
     return 0;
@@ -100,14 +113,23 @@ int nn_placement_choose(const struct nn_pnode *nodes, size_t n,
 
   while (c.nchosen < replicas) {
     long i = -1;
-    if (c.nchosen == 0) {
+    if (new_rack && c.nchosen == nexisting && nexisting > 0) {
+      /* a mis-replicated block: the first new replica must add a rack */
+      size_t k2 = 0;
+      for (size_t k = 0; k < n; k++) {
+        if (!usable(&c, k) || rack_count(&c, nodes[k].rack) > 0) continue;
+        c.cand[k2++] = k;
+      }
+      if (k2 == 0) break;
+      i = (long)c.cand[nn_rand_next(rng) % k2];
+    } else if (c.nchosen == 0) {
       if (writer_host) i = pick(&c, ON_HOST, writer_host, rng);
       if (i < 0) i = pick(&c, ANY, NULL, rng);
     } else if (c.nchosen == 1) {
-      i = pick(&c, OFF_RACK, nodes[out[0]].rack, rng);
+      i = pick(&c, OFF_RACK, nodes[chosen[0]].rack, rng);
       if (i < 0) i = pick(&c, ANY, NULL, rng);
     } else if (c.nchosen == 2) {
-      const char *r1 = nodes[out[0]].rack, *r2 = nodes[out[1]].rack;
+      const char *r1 = nodes[chosen[0]].rack, *r2 = nodes[chosen[1]].rack;
       if (same(r1, r2))
         i = pick(&c, OFF_RACK, r1, rng);
       else
@@ -117,10 +139,12 @@ int nn_placement_choose(const struct nn_pnode *nodes, size_t n,
       i = pick(&c, ANY, NULL, rng);
     }
     if (i < 0) break; /* fewer usable nodes than replicas */
-    out[c.nchosen++] = (size_t)i;
+    chosen[c.nchosen++] = (size_t)i;
   }
   free(c.cand);
-  return c.nchosen;
+  int k = c.nchosen - nexisting;
+  for (int j = 0; j < k; j++) out[j] = chosen[nexisting + j];
+  return k;
 }
 
 void nn_placement_sort(const struct nn_pnode *nodes, size_t *locs, size_t n,

@@ -48,6 +48,21 @@ int nn_placement_choose(const struct nn_pnode *nodes, size_t n,
                         uint64_t *rng, size_t *out);
 
 /*
+ * Re-replication: choose up to `additional` more targets for a block that
+ * already has replicas on nodes existing[0..nexisting) (indices into
+ * nodes; they count for the rules and the per-rack limit, as HDFS's
+ * chosenNodes). Nodes that must not get the block (they hold a copy in any
+ * state, or are decommissioning) are marked `excluded` by the caller.
+ * new_rack: the first new target must be on a rack none of the existing
+ * replicas is on (a mis-replicated block). writer_host as above (the
+ * source's host, or NULL). The new targets go to out[] (room for
+ * `additional`); returns how many. Thread-safe if rng is not shared.
+ */
+int nn_placement_choose_more(const struct nn_pnode *nodes, size_t n, const size_t *existing,
+                             int nexisting, const char *writer_host, int additional,
+                             uint64_t blocksize, bool new_rack, uint64_t *rng, size_t *out);
+
+/*
  * Order locs[0..n) (indices into nodes) nearest first for a reader at
  * reader_host on reader_rack (either may be NULL): same host, then same
  * rack, then the rest; ties in random order (spreads the read load).
