@@ -11,9 +11,9 @@
  *
  * Each subcommand is `int cmd_x(struct cli *, int argc, char **argv)`, argv[0]
  * being the subcommand's name, and returns the process exit code: 0 ok, 1 an
- * error (already printed on stderr, HDFS style "put: /x: File exists"),
- * CLI_USAGE for a usage error (the caller prints the usage, exit code 2... as
- * `hdfs dfs` prints usage and exits non-zero).
+ * error (already printed on stderr, HDFS style "put: /x: File exists"), or
+ * CLI_USAGE for a usage error (main then prints the command's usage and
+ * exits 2).
  */
 #ifndef DFS_CLI_H
 #define DFS_CLI_H

@@ -357,7 +357,7 @@ static void progress_draw(struct progress *p, bool final) {
 
 void progress_update(struct progress *p, uint64_t done) {
   p->done = done;
-  if (!p->on) return;
+  if (!p->on || (p->total && done >= p->total)) return; /* progress_end draws 100% */
   int64_t now = dfs_now_ms();
   if (now - p->last_ms < 200) return;
   p->last_ms = now;

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,25 @@
 #include "errors.h"
 
 #define COPYING_SUFFIX "._COPYING_"
+
+/* Set by SIGINT/SIGTERM during put/get so that the copy loop stops and
+ * removes its ._COPYING_ file instead of leaving it behind. The one mutable
+ * global of the tool: a signal handler can reach nothing else. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a blocked read returns EINTR */
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Exit code after an interruption: 128 + signal, as a shell reports it. */
+static int interrupted_rc(int ret) { return interrupted ? 128 + interrupted : ret; }
 
 struct copy_opts {
   bool force;    /* -f */
@@ -63,6 +83,10 @@ static int pump_to_dfs(struct cli *c, int fd, const char *local, dfs_file *f,
   uint64_t done = 0;
   int ret = 0;
   for (;;) {
+    if (interrupted) {
+      ret = cli_fail(c, local, "Interrupted");
+      break;
+    }
     ssize_t n = read(fd, o->buf, CLI_COPY_BUF);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -97,7 +121,7 @@ static int put_dir(struct cli *c, const char *local, const char *target, const s
   if (!d) return cli_fail(c, local, strerror(errno));
   int ret = 0;
   struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
+  while (!interrupted && (e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
     char *l = cli_join(local, e->d_name), *t = cli_join(target, e->d_name);
     if (l && t) ret |= put_path(c, l, t, o);
@@ -124,7 +148,7 @@ static int put_file(struct cli *c, const char *local, int fd, const struct stat 
   int ret = 0;
   int rc = dfs_create(c->fs, tmp, &co, &f);
   if (rc) {
-    ret = cli_errp(c, rc == DFS_ENOENT ? target : tmp, rc);
+    ret = cli_errp(c, target, rc);
     goto out;
   }
   ret = pump_to_dfs(c, fd, local, f, o, S_ISREG(lst->st_mode) ? (uint64_t)lst->st_size : 0,
@@ -187,6 +211,7 @@ int cmd_put(struct cli *c, int argc, char **argv) {
       return CLI_USAGE;
     }
   if (!cli_fs(c)) return 1;
+  catch_signals();
   struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), CLI_HAS(fl, 'd'), NULL};
   o.buf = malloc(CLI_COPY_BUF);
   char *dst = cli_abs(c, dst_arg);
@@ -194,7 +219,8 @@ int cmd_put(struct cli *c, int argc, char **argv) {
   int kind = o.buf ? dfs_kind(c, dst, dst_arg) : -1;
   if (kind < 0) {
     ret = 1;
-  } else if (nsrc > 1 && kind != 2) {
+  } else if ((nsrc > 1 || (*dst_arg && dst_arg[strlen(dst_arg) - 1] == '/')) && kind != 2) {
+    /* several sources, or "dst/": dst must be an existing directory */
     ret = cli_fail(c, dst_arg, kind ? "Is not a directory" : "No such file or directory");
   } else {
     for (int k = 0; k < nsrc; k++) {
@@ -204,11 +230,12 @@ int cmd_put(struct cli *c, int argc, char **argv) {
       if (!target) ret = cli_fail(c, src, "out of memory");
       else ret |= put_path(c, src, target, &o);
       free(target);
+      if (interrupted) break;
     }
   }
   free(dst);
   free(o.buf);
-  return ret;
+  return interrupted_rc(ret);
 }
 
 /* ---- get ---------------------------------------------------------------------- */
@@ -225,6 +252,10 @@ static int pump_from_dfs(struct cli *c, const char *src, const char *arg, int fd
   uint64_t done = 0;
   int ret = 0;
   for (;;) {
+    if (interrupted) {
+      ret = cli_fail(c, arg, "Interrupted");
+      break;
+    }
     ssize_t n = dfs_read(f, buf, CLI_COPY_BUF);
     if (n < 0) {
       ret = cli_errp(c, arg, (int)n);
@@ -272,7 +303,7 @@ static int get_dir(struct cli *c, const char *src, const char *target, const str
   int rc = dfs_list(c->fs, src, &e, &n);
   if (rc) return cli_errp(c, src, rc);
   int ret = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && !interrupted; i++) {
     char *s = cli_join(src, e[i].name), *t = cli_join(target, e[i].name);
     if (s && t) ret |= get_path(c, s, s, t, o);
     else ret = cli_fail(c, src, "out of memory");
@@ -340,6 +371,7 @@ int cmd_get(struct cli *c, int argc, char **argv) {
     return cli_fail(c, ldst, access(ldst, F_OK) == 0 ? "Is not a directory"
                                                      : "No such file or directory");
   if (!cli_fs(c)) return 1;
+  catch_signals();
   struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), false, malloc(CLI_COPY_BUF)};
   if (!o.buf) return cli_fail(c, ldst, "out of memory");
   int ret = 0;
@@ -350,9 +382,10 @@ int cmd_get(struct cli *c, int argc, char **argv) {
     else ret |= get_path(c, src, argv[i + k], target, &o);
     free(src);
     free(target);
+    if (interrupted) break;
   }
   free(o.buf);
-  return ret;
+  return interrupted_rc(ret);
 }
 
 /* ---- cat / head / tail ------------------------------------------------------------ */

@@ -80,7 +80,7 @@ int cmd_ls(struct cli *c, int argc, char **argv) {
     struct dfs_stat st;
     int rc = dfs_stat(c->fs, p, &st);
     if (rc) {
-      ret |= rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : p, NO_SUCH) : cli_errp(c, arg, rc);
+      ret |= rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : ".", NO_SUCH) : cli_errp(c, arg, rc);
     } else {
       if (st.type == DFS_TYPE_DIR && !o.dir_only) {
         ret |= ls_dir(c, p, arg, &o);
@@ -301,7 +301,7 @@ int cmd_du(struct cli *c, int argc, char **argv) {
     struct dfs_stat st;
     int rc = dfs_stat(c->fs, p, &st);
     if (rc) {
-      ret = rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : p, NO_SUCH) : cli_errp(c, arg, rc);
+      ret = rc == DFS_ENOENT ? cli_fail(c, *arg ? arg : ".", NO_SUCH) : cli_errp(c, arg, rc);
       free(p);
       continue;
     }
