@@ -108,7 +108,7 @@ int nn_block_live_replicas(const struct nn_block *b) {
   int n = 0;
   for (int i = 0; i < b->nrep; i++)
     if (b->reps[i].state == NN_REPLICA_FINALIZED && !b->reps[i].corrupt &&
-        !b->reps[i].dn->dead)
+        !b->reps[i].excess && !b->reps[i].dn->dead)
       n++;
   return n;
 }

@@ -37,6 +37,7 @@ struct nn_replica {
   struct nn_datanode *dn;
   uint8_t state;            /* enum nn_replica_state */
   bool corrupt;             /* reported bad by a reader */
+  bool excess;              /* over-replication: INVALIDATE sent, not counted or served */
   uint32_t report_gen;      /* dn->report_gen of the last full report naming it */
 };
 
@@ -77,7 +78,7 @@ struct nn_replica *nn_block_add_replica(struct nn_block *b, struct nn_datanode *
                                         int state);
 /* Drop dn's replica if present; true if one was dropped. */
 bool nn_block_remove_replica(struct nn_block *b, const struct nn_datanode *dn);
-/* Finalized, non-corrupt replicas on live DataNodes. */
+/* Finalized replicas on live DataNodes, neither corrupt nor excess. */
 int nn_block_live_replicas(const struct nn_block *b);
 /* Set the write pipeline (copies the array). 0 or DFS_ENOMEM. */
 int nn_block_set_targets(struct nn_block *b, struct nn_datanode **dns, int n);

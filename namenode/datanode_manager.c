@@ -22,6 +22,7 @@ void nn_dnmgr_init(struct nn_dnmgr *m, const nn_topology *topo, nn_intern *strin
 void nn_dnmgr_free(struct nn_dnmgr *m) {
   for (size_t i = 0; i < m->n; i++) {
     free(m->dns[i]->inval);
+    free(m->dns[i]->xfer);
     nn_recover_cmds_free(m->dns[i]->recover, m->dns[i]->nrecover);
     nn_u64map_free(&m->dns[i]->blocks);
     free(m->dns[i]);
@@ -75,6 +76,7 @@ int nn_dnmgr_register(struct nn_dnmgr *m, const char *uuid, const char *host,
   dn->last_hb_ms = now_ms;
   dn->dead = false;
   dn->reported = false;
+  nn_dnmgr_count_racks(m);
   *out = dn;
   return 0;
 }
@@ -89,6 +91,7 @@ int nn_dnmgr_check_dead(struct nn_dnmgr *m, int64_t now_ms,
     k++;
     LOG_WARN("namenode", "datanode %s (%s:%u, %s) is dead: no heartbeat for %lld ms",
              dn->uuid, dn->host, dn->port, dn->hostname, (long long)(now_ms - dn->last_hb_ms));
+    nn_dnmgr_count_racks(m);
     if (on_dead) on_dead(dn, arg);
   }
   return k;
@@ -127,6 +130,38 @@ int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64
   c->new_gs = new_gs;
   dn->nrecover++;
   return 0;
+}
+
+int nn_dn_queue_transfer(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
+                         struct nn_datanode *const *targets, int n) {
+  if (n <= 0 || n > NN_XFER_MAX_TARGETS) return DFS_EINVAL;
+  if (dn->nxfer == dn->cxfer) {
+    size_t nc = dn->cxfer ? dn->cxfer * 2 : 8;
+    struct nn_xfer_cmd *nx = realloc(dn->xfer, nc * sizeof *nx);
+    if (!nx) return DFS_ENOMEM;
+    dn->xfer = nx;
+    dn->cxfer = nc;
+  }
+  struct nn_xfer_cmd *x = &dn->xfer[dn->nxfer++];
+  x->id = id;
+  x->gs = gs;
+  x->len = len;
+  x->ntargets = n;
+  for (int i = 0; i < n; i++) x->targets[i] = targets[i];
+  return 0;
+}
+
+int nn_dnmgr_count_racks(struct nn_dnmgr *m) {
+  int racks = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    if (m->dns[i]->dead) continue;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++)
+      if (!m->dns[j]->dead && m->dns[j]->rack == m->dns[i]->rack) seen = true;
+    if (!seen) racks++;
+  }
+  m->nracks = racks;
+  return racks;
 }
 
 void nn_recover_cmds_free(struct nn_recover_cmd *c, size_t n) {

@@ -29,6 +29,21 @@ struct nn_recover_cmd {
   size_t nholders;
 };
 
+/* Admin states, numbered as dfs.proto's AdminState. */
+enum nn_admin_state {
+  NN_ADMIN_NORMAL = 0,
+  NN_ADMIN_DECOMMISSIONING = 1, /* its blocks are being copied elsewhere */
+  NN_ADMIN_DECOMMISSIONED = 2,  /* every block has its replicas elsewhere */
+};
+
+/* A queued TRANSFER: copy one replica from this node to targets. */
+#define NN_XFER_MAX_TARGETS 16
+struct nn_xfer_cmd {
+  uint64_t id, gs, len;
+  struct nn_datanode *targets[NN_XFER_MAX_TARGETS];
+  int ntargets;
+};
+
 struct nn_datanode {
   uint32_t idx;            /* position in the manager's table */
   const char *uuid;        /* interned */
@@ -49,6 +64,12 @@ struct nn_datanode {
   size_t ninval, cinval;   /* in triples */
   struct nn_recover_cmd *recover; /* queued RECOVER commands, owned */
   size_t nrecover;
+  struct nn_xfer_cmd *xfer; /* queued TRANSFER commands, owned */
+  size_t nxfer, cxfer;
+  uint32_t repl_inflight;  /* re-replications with this node as source that
+                              are queued or pending (replication.c) */
+  uint8_t admin;           /* enum nn_admin_state (decommission.c) */
+  int64_t decom_start_ms;  /* when decommissioning started (monotonic) */
 };
 
 struct nn_dnmgr {
@@ -57,6 +78,7 @@ struct nn_dnmgr {
   const nn_topology *topo;  /* borrowed, outlives the manager */
   nn_intern *strings;       /* borrowed */
   int64_t dead_after_ms;    /* 2*recheck + 10*heartbeat */
+  int nracks;               /* racks with a live node (nn_dnmgr_count_racks) */
 };
 
 void nn_dnmgr_init(struct nn_dnmgr *m, const nn_topology *topo, nn_intern *strings,
@@ -83,6 +105,12 @@ int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
 /* Queue a RECOVER command (holders copied). 0 or DFS_ENOMEM. */
 int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
                         uint64_t new_gs, struct nn_datanode **holders, size_t n);
+/* Queue a TRANSFER of one replica to targets (n <= NN_XFER_MAX_TARGETS).
+ * 0 or DFS_ENOMEM. */
+int nn_dn_queue_transfer(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
+                         struct nn_datanode *const *targets, int n);
+/* Recount the racks that have a live node into m->nracks; returns it. */
+int nn_dnmgr_count_racks(struct nn_dnmgr *m);
 /* Free an array of RECOVER commands. */
 void nn_recover_cmds_free(struct nn_recover_cmd *c, size_t n);
 /* Live nodes. */

@@ -59,6 +59,27 @@ void namenode_config(const dfs_conf *conf, struct nn_config *cfg, char *topo_buf
   cfg->recheck_interval_ms = dfs_conf_int(conf, "dfs.namenode.heartbeat.recheck-interval");
   cfg->safemode_threshold = dfs_conf_double(conf, "dfs.namenode.safemode.threshold-pct");
   cfg->safemode_extension_ms = dfs_conf_int(conf, "dfs.namenode.safemode.extension");
+  cfg->repl_interval_ms = dfs_conf_int(conf, "dfs.namenode.replication.interval");
+  cfg->repl_max_streams = (uint32_t)dfs_conf_int(conf, "dfs.namenode.replication.max-streams");
+  cfg->repl_pending_timeout_ms =
+      dfs_conf_int(conf, "dfs.namenode.reconstruction.pending.timeout-sec") * 1000;
+  cfg->lease_soft_ms = dfs_conf_int(conf, "dfs.namenode.lease.soft-limit");
+  cfg->lease_hard_ms = dfs_conf_int(conf, "dfs.namenode.lease.hard-limit");
+  /* the buffer's second half holds the exclude file's path */
+  size_t half = topo_cap / 2;
+  char *excl_buf = topo_buf + half;
+  size_t excl_cap = topo_cap - half;
+  topo_cap = half;
+  const char *excl = dfs_conf_str(conf, "dfs.hosts.exclude");
+  cfg->hosts_exclude_file = NULL;
+  if (excl && *excl) {
+    const char *edir = dfs_conf_dir(conf);
+    if (excl[0] == '/')
+      snprintf(excl_buf, excl_cap, "%s", excl);
+    else
+      snprintf(excl_buf, excl_cap, "%s/%s", edir ? edir : ".", excl);
+    cfg->hosts_exclude_file = excl_buf;
+  }
   const char *topo = dfs_conf_str(conf, "net.topology.table.file.name");
   const char *cdir = dfs_conf_dir(conf);
   cfg->topology_file = NULL;
@@ -82,16 +103,31 @@ static void fatal_exit(void *arg, int rc, const char *msg) {
 static void *monitor_main(void *arg) {
   namenode *nn = arg;
   int64_t last_ckpt = nn_mono_ms();
-  int64_t tick_ms = 1000;
+  int64_t repl_ms = nn_ns_config(nn->ns)->repl_interval_ms;
+  /* liveness and safe mode every second; replication work every
+   * dfs.namenode.replication.interval (which may be shorter) */
+  int64_t tick_ms = repl_ms > 0 && repl_ms < 1000 ? repl_ms : 1000;
+  int64_t last_tick = 0, last_repl = nn_mono_ms();
   pthread_mutex_lock(&nn->mu);
   while (!nn->stop) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += tick_ms / 1000;
+    ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
+    ts.tv_sec += tick_ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
     pthread_cond_timedwait(&nn->cv, &nn->mu, &ts);
     if (nn->stop) break;
     pthread_mutex_unlock(&nn->mu);
-    nn_ns_tick(nn->ns);
+    int64_t t = nn_mono_ms();
+    if (t - last_tick >= 1000 - tick_ms / 2) {
+      nn_ns_tick(nn->ns);
+      nn_ns_check_leases(nn->ns);
+      last_tick = t;
+    }
+    if (t - last_repl >= repl_ms - tick_ms / 2) {
+      nn_ns_replication_work(nn->ns);
+      last_repl = t;
+    }
     uint64_t txns = nn_ns_txns_since_checkpoint(nn->ns);
     int64_t now = nn_mono_ms();
     if (txns >= nn->checkpoint_txns ||

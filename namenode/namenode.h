@@ -13,7 +13,8 @@ typedef struct namenode namenode;
 
 /* Fill a namesystem configuration from the key table. conf must outlive
  * the result's strings (they point into conf); topo_buf receives the
- * resolved topology file path. */
+ * resolved topology file path (first half) and exclude file path (second
+ * half), so it must outlive them too. */
 void namenode_config(const dfs_conf *conf, struct nn_config *cfg, char *topo_buf,
                      size_t topo_cap);
 

@@ -59,6 +59,11 @@ void nn_config_defaults(struct nn_config *c) {
   c->recheck_interval_ms = 300000;
   c->safemode_threshold = 0.999;
   c->safemode_extension_ms = 30000;
+  c->repl_interval_ms = 500;
+  c->repl_max_streams = 2;
+  c->repl_pending_timeout_ms = 300000;
+  c->lease_soft_ms = 60000;
+  c->lease_hard_ms = 3600000;
 }
 
 const struct nn_config *nn_ns_config(const nn_ns *ns) { return &ns->cfg; }
@@ -198,6 +203,7 @@ void nn_fill_dn_info(const struct nn_datanode *dn, int64_t now_mono, struct nn_d
   o->failed_volumes = dn->failed_volumes;
   o->last_update_ms = now_mono - dn->last_hb_ms;
   o->dead = dn->dead;
+  o->admin_state = dn->admin;
 }
 
 /* ---- mutators ---- */
@@ -249,6 +255,7 @@ nn_inode *nn_do_create(nn_ns *ns, nn_inode *parent, const char *name, size_t len
   n->u.file.blocksize = blocksize;
   n->u.file.uc = uc;
   ns->nfiles++;
+  nn_lease_add(&ns->leases, uc->client_name, n, nn_mono_ms());
   return n;
 }
 
@@ -262,6 +269,7 @@ static void free_blocks(nn_ns *ns, nn_inode *f) {
       for (int k = 0; k < b->ntargets; k++)
         if (!nn_block_replica(b, b->targets[k]))
           nn_dn_queue_invalidate(b->targets[k], b->id, b->genstamp, b->num_bytes);
+    nn_repl_forget(ns, b);
     nn_blockmap_remove(&ns->bm, b);
   }
   f->u.file.nblocks = 0;
@@ -271,6 +279,7 @@ static void free_one(nn_ns *ns, nn_inode *n) {
   if (n->is_dir) {
     ns->ndirs--;
   } else {
+    if (n->u.file.uc) nn_lease_remove_file(&ns->leases, n->u.file.uc->client_name, n);
     free_blocks(ns, n);
     ns->nfiles--;
   }
@@ -372,6 +381,7 @@ int nn_do_abandon_block(nn_ns *ns, nn_inode *f, uint64_t id) {
   if (b->id != id) return DFS_ENOENT;
   for (int k = 0; k < b->nrep; k++)
     nn_dn_queue_invalidate(b->reps[k].dn, b->id, b->genstamp, b->num_bytes);
+  nn_repl_forget(ns, b);
   nn_blockmap_remove(&ns->bm, b);
   f->u.file.nblocks--;
   return 0;
@@ -389,6 +399,7 @@ void nn_do_close(nn_ns *ns, nn_inode *f, const struct nn_blk *last, int64_t mtim
     nn_block_set_targets(f->u.file.blocks[i], NULL, 0);
   }
   if (f->u.file.uc) {
+    nn_lease_remove_file(&ns->leases, f->u.file.uc->client_name, f);
     free(f->u.file.uc->client_name);
     free(f->u.file.uc->client_machine);
     free(f->u.file.uc);
@@ -439,25 +450,55 @@ static void safe_block_count(nn_ns *ns, uint64_t *total, uint64_t *safe) {
 
 static void on_dead(struct nn_datanode *dn, void *arg) { nn_drop_dn_replicas(arg, dn); }
 
+int nn_ns_replication_work(nn_ns *ns) {
+  pthread_rwlock_wrlock(&ns->lock);
+  int n = nn_repl_compute_work(ns);
+  pthread_rwlock_unlock(&ns->lock);
+  return n;
+}
+
+void nn_ns_repl_stats(nn_ns *ns, struct nn_repl_stats *o) {
+  memset(o, 0, sizeof *o);
+  pthread_rwlock_rdlock(&ns->lock);
+  o->queued = nn_replq_size(&ns->repl.q, -1);
+  for (int l = 0; l < NN_REPLQ_LEVELS && l < 5; l++) o->queued_level[l] = nn_replq_size(&ns->repl.q, l);
+  o->pending = ns->repl.pending.len;
+  o->scheduled = ns->repl.scheduled;
+  o->timeouts = ns->repl.timeouts;
+  pthread_rwlock_unlock(&ns->lock);
+}
+
 void nn_ns_tick(nn_ns *ns) {
   pthread_rwlock_wrlock(&ns->lock);
   int64_t now = nn_mono_ms();
   nn_dnmgr_check_dead(&ns->dns, now, on_dead, ns);
+  nn_decom_check(ns);
   if (ns->safemode_startup) {
     uint64_t total, safe;
     safe_block_count(ns, &total, &safe);
-    if (total == 0 || (double)safe >= ns->cfg.safemode_threshold * (double)total) {
+    /* As HDFS: a threshold above 1 keeps safe mode on for good (only a
+     * manual leave ends it); otherwise the threshold is a block count. */
+    bool reached = ns->cfg.safemode_threshold <= 1.0 &&
+                   (total == 0 || (double)safe >= ns->cfg.safemode_threshold * (double)total);
+    if (reached) {
       if (ns->safemode_reached_ms == 0) {
         ns->safemode_reached_ms = now;
         LOG_INFO("namenode", "safe mode: %" PRIu64 " of %" PRIu64
-                 " blocks reported; leaving in %lld ms", safe, total,
+                 " complete blocks have their minimum replicas (threshold %.4f); "
+                 "leaving in %lld ms", safe, total, ns->cfg.safemode_threshold,
                  (long long)ns->cfg.safemode_extension_ms);
       }
       if (now - ns->safemode_reached_ms >= ns->cfg.safemode_extension_ms) {
         ns->safemode_startup = false;
-        LOG_INFO("namenode", "safe mode is OFF");
+        LOG_INFO("namenode", "safe mode is OFF: %" PRIu64 " of %" PRIu64
+                 " blocks reported, %zu live datanode(s)%s", safe, total,
+                 nn_dnmgr_live(&ns->dns), ns->safemode_manual ? " (manual safe mode stays ON)" : "");
+        nn_repl_rescan(ns); /* no-op while manual safe mode holds */
       }
     } else {
+      if (ns->safemode_reached_ms != 0)
+        LOG_INFO("namenode", "safe mode: reported blocks fell below the threshold (%" PRIu64
+                 " of %" PRIu64 "); extension restarts", safe, total);
       ns->safemode_reached_ms = 0;
     }
   }
@@ -702,6 +743,8 @@ static void ns_free(nn_ns *ns) {
   if (!ns) return;
   if (ns->lock_fd >= 0) close(ns->lock_fd);
   nn_tree_free(ns->root);
+  nn_repl_free(&ns->repl);
+  nn_leases_free(&ns->leases);
   nn_blockmap_free(&ns->bm);
   nn_dnmgr_free(&ns->dns);
   nn_topology_free(ns->topo);
@@ -714,6 +757,8 @@ static void ns_free(nn_ns *ns) {
   free(ns->s_superuser);
   free(ns->s_supergroup);
   free(ns->s_topology);
+  free(ns->s_exclude);
+  nn_hosts_free(ns->exclude, ns->nexclude);
   free(ns);
 }
 
@@ -736,12 +781,20 @@ static int ns_alloc(const struct nn_config *cfg, nn_ns **out) {
                                                              : os_user(ubuf, sizeof ubuf));
   ns->s_supergroup = strdup(cfg->supergroup ? cfg->supergroup : "supergroup");
   ns->s_topology = dup_or_null(cfg->topology_file);
+  ns->s_exclude = dup_or_null(cfg->hosts_exclude_file);
   ns->strings = nn_intern_new();
   nn_blockmap_init(&ns->bm);
+  nn_repl_init(&ns->repl);
+  nn_leases_init(&ns->leases);
+  if (ns->cfg.lease_soft_ms <= 0) ns->cfg.lease_soft_ms = 60000;
+  if (ns->cfg.lease_hard_ms <= 0) ns->cfg.lease_hard_ms = 3600000;
+  if (ns->cfg.repl_max_streams == 0) ns->cfg.repl_max_streams = 2;
+  if (ns->cfg.repl_pending_timeout_ms <= 0) ns->cfg.repl_pending_timeout_ms = 300000;
   ns->cfg.name_dir = ns->s_name_dir;
   ns->cfg.superuser = ns->s_superuser;
   ns->cfg.supergroup = ns->s_supergroup;
   ns->cfg.topology_file = ns->s_topology;
+  ns->cfg.hosts_exclude_file = ns->s_exclude;
   if (ns->cfg.min_replication == 0) ns->cfg.min_replication = 1;
   if (ns->cfg.ls_limit == 0) ns->cfg.ls_limit = 1000;
   if (!ns->s_name_dir || !ns->s_superuser || !ns->s_supergroup || !ns->strings ||
@@ -750,6 +803,7 @@ static int ns_alloc(const struct nn_config *cfg, nn_ns **out) {
     return DFS_ENOMEM;
   }
   int rc = nn_topology_load(ns->s_topology, &ns->topo);
+  if (rc == 0) rc = nn_hosts_load(ns->s_exclude, &ns->exclude, &ns->nexclude);
   if (rc) {
     ns_free(ns);
     return rc;

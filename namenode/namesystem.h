@@ -45,6 +45,12 @@ struct nn_config {
   const char *topology_file;     /* NULL: every node on /default-rack */
   double safemode_threshold;     /* dfs.namenode.safemode.threshold-pct */
   int64_t safemode_extension_ms; /* dfs.namenode.safemode.extension */
+  int64_t repl_interval_ms;      /* dfs.namenode.replication.interval */
+  uint32_t repl_max_streams;     /* dfs.namenode.replication.max-streams */
+  int64_t repl_pending_timeout_ms; /* dfs.namenode.reconstruction.pending.timeout-sec */
+  int64_t lease_soft_ms;         /* dfs.namenode.lease.soft-limit */
+  int64_t lease_hard_ms;         /* dfs.namenode.lease.hard-limit */
+  const char *hosts_exclude_file; /* dfs.hosts.exclude resolved; NULL: none */
 };
 
 /* Defaults equal to the key table's (tests start from these). */
@@ -89,6 +95,7 @@ struct nn_dn_info {              /* strings interned: valid while ns lives */
   uint32_t xceivers, failed_volumes;
   int64_t last_update_ms;        /* ms since the last heartbeat */
   bool dead;
+  int admin_state;               /* 0 normal, 1 decommissioning, 2 decommissioned */
 };
 
 struct nn_blk {
@@ -151,6 +158,27 @@ void nn_ns_set_fatal(nn_ns *ns, void (*fn)(void *arg, int rc, const char *msg),
                      void *arg);
 /* Periodic work (the monitor thread): dead DataNodes, safe mode exit. */
 void nn_ns_tick(nn_ns *ns);
+/* One replication monitor round (every dfs.namenode.replication.interval):
+ * expire pending transfers, schedule TRANSFER commands. Returns how many
+ * were scheduled (0 in safe mode). */
+int nn_ns_replication_work(nn_ns *ns);
+/* Replication figures for tests and logs. */
+struct nn_repl_stats {
+  uint64_t queued;          /* blocks in the priority queue (all levels) */
+  uint64_t queued_level[5]; /* per level (see repl_queue.h) */
+  uint64_t pending;         /* transfers scheduled, not yet received */
+  uint64_t scheduled, timeouts;
+};
+void nn_ns_repl_stats(nn_ns *ns, struct nn_repl_stats *out);
+/* Recover every file of each lease past dfs.namenode.lease.hard-limit
+ * (the monitor calls it every second). Returns how many recoveries were
+ * started or files closed. */
+int nn_ns_check_leases(nn_ns *ns);
+/* REFRESH_NODES (hdfs dfsadmin -refreshNodes): re-read the exclude file;
+ * listed DataNodes start decommissioning, others return to normal.
+ * Superuser only. A malformed or unreadable file: DFS_ECONFIG / errno,
+ * nothing changes. */
+int nn_ns_refresh_nodes(nn_ns *ns, const struct nn_caller *c);
 /* The superuser name in effect. */
 const char *nn_ns_superuser(const nn_ns *ns);
 
@@ -245,8 +273,15 @@ struct nn_dn_recover {
   struct nn_dn_info *holders; /* owned */
   size_t nholders;
 };
+struct nn_dn_transfer {
+  struct nn_blk b;
+  struct nn_dn_info *targets; /* owned */
+  size_t ntargets;
+};
 struct nn_dn_commands {
   bool reregister;
+  struct nn_dn_transfer *transfer; /* owned: one TRANSFER command */
+  size_t ntransfer;
   uint64_t *invalidate;  /* owned triples (id, gs, len) */
   size_t ninvalidate;
   struct nn_dn_recover *recover; /* owned */

@@ -17,6 +17,8 @@
 #include "editlog.h"
 #include "inode.h"
 #include "namesystem.h"
+#include "lease.h"
+#include "replication.h"
 #include "topology.h"
 
 #define NN_ROOT_INODE_ID 16385u
@@ -38,6 +40,11 @@ struct nn_ns {
   nn_inode *root;               /* (L) */
   struct nn_blockmap bm;        /* (L) */
   struct nn_dnmgr dns;          /* (L) */
+  struct nn_repl repl;          /* (L) replication queue and pending transfers */
+  struct nn_leases leases;      /* (L) writer leases */
+  char *s_exclude;              /* owned copy of cfg.hosts_exclude_file */
+  char **exclude;               /* (L) hosts to decommission (owned strings) */
+  size_t nexclude;              /* (L) */
   uint64_t last_inode_id;       /* (L) */
   uint64_t next_block_id;       /* (L) */
   uint64_t genstamp;            /* (L) last handed out */
@@ -138,7 +145,31 @@ int nn_ns_open_memory(const struct nn_config *cfg, nn_ns **out);
  * first), skipping records that do not apply; txids are not checked. */
 int nn_ns_replay_buf(nn_ns *ns, const uint8_t *buf, size_t len);
 
+/* Lease recovery of open file f at path under the write lock (ns_blocks.c):
+ * *closed when the file could be closed at once; otherwise the writer is
+ * fenced and a block recovery started. *txid: last record logged. */
+int nn_recover_file(nn_ns *ns, nn_inode *f, const char *path, const char *op, bool *closed,
+                    uint64_t *txid);
+
+/* Decommissioning (decommission.c). */
+/* Read a hosts file into a new array of strings (free with
+ * nn_hosts_free). A missing file is an empty list. */
+int nn_hosts_load(const char *path, char ***out, size_t *n);
+void nn_hosts_free(char **v, size_t n);
+/* Set dn's admin state from ns->exclude (register, refresh). */
+void nn_decom_apply(nn_ns *ns, struct nn_datanode *dn);
+/* Decommissioning nodes whose blocks are all safe elsewhere become
+ * decommissioned (monitor, every second). */
+void nn_decom_check(nn_ns *ns);
+
 /* Blocks (ns_blocks.c): when a dn dies drop its replicas. */
 void nn_drop_dn_replicas(nn_ns *ns, struct nn_datanode *dn);
+
+/* Pipeline recovery (ns_pipeline.c), HDFS's updateBlockForPipeline and
+ * updatePipeline; client = the lease holder. Thread-safe (take ns->lock). */
+int nn_ns_update_block_for_pipeline(nn_ns *ns, const char *client, const struct nn_blk *b,
+                                    struct nn_blk *out, uint64_t *offset);
+int nn_ns_update_pipeline(nn_ns *ns, const char *client, const struct nn_blk *oldb,
+                          const struct nn_blk *newb, const char *const *uuids, size_t nuuids);
 
 #endif

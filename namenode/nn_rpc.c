@@ -114,6 +114,8 @@ static Dfs__DatanodeInfo *dn_info(struct arena *a, const struct nn_dn_info *d) {
   i->dead = d->dead;
   i->num_blocks = d->num_blocks;
   i->failed_volumes = d->failed_volumes;
+  i->has_admin_state = true;
+  i->admin_state = (Dfs__AdminState)d->admin_state;
   return i;
 }
 
@@ -497,6 +499,16 @@ static int h_safe_mode(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
   return reply(call, &resp.base, NULL);
 }
 
+static int h_refresh_nodes(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *m) {
+  (void)m;
+  struct nn_caller c;
+  caller_of(call, NULL, &c);
+  int rc = nn_ns_refresh_nodes(ctx, &c);
+  if (rc) return rc;
+  Dfs__Empty e = DFS__EMPTY__INIT;
+  return reply(call, &e.base, NULL);
+}
+
 /* ---- datanode -> namenode ---- */
 
 static int h_register(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *m) {
@@ -524,8 +536,9 @@ static int h_heartbeat(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
   int rc = nn_ns_heartbeat(ctx, r->uuid, &st, &cmds);
   if (rc) return rc;
   Dfs__HeartbeatResponse resp = DFS__HEARTBEAT_RESPONSE__INIT;
-  Dfs__DatanodeCommand **cv = ar_alloc(&a, (2 + cmds.nrecover) * sizeof *cv);
+  Dfs__DatanodeCommand **cv = ar_alloc(&a, (3 + cmds.nrecover) * sizeof *cv);
   Dfs__DatanodeCommand c0 = DFS__DATANODE_COMMAND__INIT, c1 = DFS__DATANODE_COMMAND__INIT;
+  Dfs__DatanodeCommand c2 = DFS__DATANODE_COMMAND__INIT;
   size_t nc = 0;
   if (!cv) {
     nn_dn_commands_free(&cmds);
@@ -562,6 +575,43 @@ static int h_heartbeat(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
     dc->has_new_genstamp = true;
     dc->new_genstamp = rv->new_genstamp;
     cv[nc++] = dc;
+  }
+  /* One TRANSFER command: blocks[i] goes to the pipeline targets[i]. */
+  if (cmds.ntransfer) {
+    size_t nt = cmds.ntransfer;
+    Dfs__Block *bs = ar_alloc(&a, nt * sizeof *bs);
+    Dfs__Block **bp = ar_alloc(&a, nt * sizeof *bp);
+    Dfs__BlockTargets *ts = ar_alloc(&a, nt * sizeof *ts);
+    Dfs__BlockTargets **tp = ar_alloc(&a, nt * sizeof *tp);
+    if (bs && bp && ts && tp) {
+      for (size_t i = 0; i < nt; i++) {
+        const struct nn_dn_transfer *x = &cmds.transfer[i];
+        dfs__block__init(&bs[i]);
+        bs[i].id = x->b.id;
+        bs[i].genstamp = x->b.genstamp;
+        bs[i].num_bytes = x->b.num_bytes;
+        bp[i] = &bs[i];
+        dfs__block_targets__init(&ts[i]);
+        Dfs__DatanodeInfo **hs = ar_alloc(&a, (x->ntargets ? x->ntargets : 1) * sizeof *hs);
+        if (!hs) {
+          a.oom = true;
+          break;
+        }
+        for (size_t k = 0; k < x->ntargets; k++)
+          if (!(hs[k] = dn_info(&a, &x->targets[k]))) a.oom = true;
+        ts[i].targets = hs;
+        ts[i].n_targets = x->ntargets;
+        tp[i] = &ts[i];
+      }
+      c2.action = DFS__COMMAND_ACTION__TRANSFER;
+      c2.n_blocks = nt;
+      c2.blocks = bp;
+      c2.n_targets = nt;
+      c2.targets = tp;
+      cv[nc++] = &c2;
+    } else {
+      a.oom = true;
+    }
   }
   if (cmds.reregister) {
     c0.action = DFS__COMMAND_ACTION__REREGISTER;
@@ -630,6 +680,11 @@ static int h_commit_sync(void *ctx, struct dfs_rpc_call *call, const ProtobufCMe
   return reply(call, &e.base, NULL);
 }
 
+/* Pipeline recovery handlers (ns_pipeline.c). */
+int nn_rpc_update_block_for_pipeline(void *ctx, struct dfs_rpc_call *call,
+                                     const ProtobufCMessage *m);
+int nn_rpc_update_pipeline(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *m);
+
 #define M(name, req, fn) {DFS_M_##name, #name, &req##__descriptor, fn, 0}
 static const struct dfs_rpc_method methods[] = {
     M(PING, dfs__empty, h_ping),
@@ -656,6 +711,10 @@ static const struct dfs_rpc_method methods[] = {
     M(GET_SERVER_DEFAULTS, dfs__empty, h_server_defaults),
     M(RECOVER_LEASE, dfs__recover_lease_request, h_recover_lease),
     M(SET_SAFE_MODE, dfs__set_safe_mode_request, h_safe_mode),
+    M(REFRESH_NODES, dfs__empty, h_refresh_nodes),
+    M(UPDATE_BLOCK_FOR_PIPELINE, dfs__update_block_for_pipeline_request,
+      nn_rpc_update_block_for_pipeline),
+    M(UPDATE_PIPELINE, dfs__update_pipeline_request, nn_rpc_update_pipeline),
     M(REGISTER_DATANODE, dfs__register_datanode_request, h_register),
     M(HEARTBEAT, dfs__heartbeat_request, h_heartbeat),
     M(BLOCK_REPORT, dfs__block_report_request, h_block_report),

@@ -56,6 +56,7 @@ static int open_file(nn_ns *ns, struct nn_pc *pc, const char *op, const char *pa
     return dfs_err_set(DFS_ENOLEASE,
                        "%s: %s: No lease on %s: lease holder is %s, not %s", op, path, path,
                        f->u.file.uc->client_name, client && *client ? client : "(none)");
+  nn_lease_renew(&ns->leases, client, nn_mono_ms()); /* the holder is alive */
   *out = f;
   return 0;
 }
@@ -129,6 +130,7 @@ int nn_ns_add_block(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size
     pn[i].rack = dn->rack;
     pn[i].remaining = dn->remaining;
     pn[i].alive = !dn->dead;
+    pn[i].excluded = dn->admin != NN_ADMIN_NORMAL; /* no new writes there */
     for (size_t k = 0; k < nexcluded; k++)
       if (excluded[k] && strcmp(excluded[k], dn->uuid) == 0) pn[i].excluded = true;
     if (pn[i].excluded && pn[i].alive) nexcl_live++;
@@ -307,6 +309,7 @@ int nn_ns_complete(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size_
   struct nn_blk lb = {.id = br.id, .genstamp = br.genstamp, .num_bytes = br.num_bytes};
   nn_do_close(ns, f, last ? &lb : NULL, now);
   if ((rc = nn_log(ns, &rec, &txid)) != 0) goto out;
+  nn_repl_check_file(ns, f); /* blocks that came up short get queued */
   *done = true;
 out:
   {
@@ -359,10 +362,11 @@ static size_t block_locs(nn_ns *ns, const struct nn_caller *c, struct nn_block *
     return n; /* the writer's pipeline order */
   }
   for (int i = 0; i < b->nrep && n < NN_PLACEMENT_MAX; i++)
-    if (!b->reps[i].dn->dead && !b->reps[i].corrupt) dns[n++] = b->reps[i].dn;
+    if (!b->reps[i].dn->dead && !b->reps[i].corrupt && !b->reps[i].excess)
+      dns[n++] = b->reps[i].dn;
   if (n == 0) { /* only corrupt replicas left: hand them out, flagged */
     for (int i = 0; i < b->nrep && n < NN_PLACEMENT_MAX; i++)
-      if (!b->reps[i].dn->dead) dns[n++] = b->reps[i].dn;
+      if (!b->reps[i].dn->dead && b->reps[i].corrupt) dns[n++] = b->reps[i].dn;
     *corrupt = n > 0;
   }
   if (n > 1) {
@@ -379,8 +383,13 @@ static size_t block_locs(nn_ns *ns, const struct nn_caller *c, struct nn_block *
       for (size_t i = 0; i < ns->dns.n; i++)
         if (strcmp(ns->dns.dns[i]->host, c->ip) == 0) reader_rack = ns->dns.dns[i]->rack;
     nn_placement_sort(pn, idx, n, c ? c->ip : NULL, reader_rack, rng());
+    /* decommissioning / decommissioned nodes last (they are leaving) */
     struct nn_datanode *tmp[NN_PLACEMENT_MAX];
-    for (size_t i = 0; i < n; i++) tmp[i] = dns[idx[i]];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (dns[idx[i]]->admin == NN_ADMIN_NORMAL) tmp[k++] = dns[idx[i]];
+    for (size_t i = 0; i < n; i++)
+      if (dns[idx[i]]->admin != NN_ADMIN_NORMAL) tmp[k++] = dns[idx[i]];
     memcpy(dns, tmp, n * sizeof *dns);
   }
   return n;
@@ -465,15 +474,14 @@ int nn_ns_report_bad_block(nn_ns *ns, const struct nn_blk *blk, const char *uuid
     rc = dfs_err_set(DFS_ENOTREPLICA, "reportBadBlocks: block %" PRIu64 " has no replica on %s",
                      blk->id, uuid ? uuid : "(none)");
   } else {
+    if (!rep->corrupt)
+      LOG_WARN("namenode", "block %" PRIu64 " replica on %s (%s:%u, %s) reported corrupt", b->id,
+               dn->uuid, dn->host, dn->port, dn->hostname);
     rep->corrupt = true;
-    LOG_WARN("namenode", "block %" PRIu64 " replica on %s (%s:%u) reported corrupt", b->id,
-             dn->uuid, dn->host, dn->port);
-    /* Delete the bad copy once enough good ones exist; otherwise keep it
-     * until re-replication (issue 3) has made a replacement. */
-    if (nn_block_live_replicas(b) >= b->file->u.file.repl) {
-      nn_dn_queue_invalidate(dn, b->id, b->genstamp, b->num_bytes);
-      nn_block_remove_replica(b, dn);
-    }
+    /* The bad copy stays (served only if nothing else is left) until the
+     * block has its replication again from good copies; then
+     * nn_repl_check invalidates it. */
+    nn_repl_check(ns, b);
   }
   pthread_rwlock_unlock(&ns->lock);
   return rc;
@@ -501,6 +509,7 @@ int nn_ns_register_datanode(nn_ns *ns, const char *uuid, const char *host, uint3
     if (host_out) *host_out = dn->host;
     LOG_INFO("namenode", "datanode %s registered: %s:%u (%s) rack %s", dn->uuid, dn->host,
              dn->port, dn->hostname, dn->rack);
+    nn_decom_apply(ns, dn); /* listed in the exclude file: decommission it */
   }
   pthread_rwlock_unlock(&ns->lock);
   return rc;
@@ -508,6 +517,8 @@ int nn_ns_register_datanode(nn_ns *ns, const char *uuid, const char *host, uint3
 
 void nn_dn_commands_free(struct nn_dn_commands *c) {
   if (!c) return;
+  for (size_t i = 0; i < c->ntransfer; i++) free(c->transfer[i].targets);
+  free(c->transfer);
   for (size_t i = 0; i < c->nrecover; i++) free(c->recover[i].holders);
   free(c->recover);
   free(c->invalidate);
@@ -527,7 +538,30 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
   } else {
     dn->last_hb_ms = nn_mono_ms();
     set_stats(dn, st);
-    if (dn->ninval) {
+    /* Safe mode: no replication or deletion work leaves the NameNode (it
+     * stays queued), as HDFS's ReplicationMonitor does nothing then. */
+    bool hold = out->in_safe_mode;
+    if (dn->nxfer && !hold) {
+      int64_t now = nn_mono_ms();
+      out->transfer = calloc(dn->nxfer, sizeof *out->transfer);
+      for (size_t i = 0; out->transfer && i < dn->nxfer; i++) {
+        struct nn_xfer_cmd *x = &dn->xfer[i];
+        struct nn_dn_transfer *o = &out->transfer[out->ntransfer];
+        o->targets = calloc((size_t)x->ntargets, sizeof *o->targets);
+        if (!o->targets) break;
+        o->b.id = x->id;
+        o->b.genstamp = x->gs;
+        o->b.num_bytes = x->len;
+        for (int k = 0; k < x->ntargets; k++) nn_fill_dn_info(x->targets[k], now, &o->targets[k]);
+        o->ntargets = (size_t)x->ntargets;
+        out->ntransfer++;
+      }
+      /* what could not be copied out stays queued */
+      size_t sent = out->ntransfer;
+      memmove(dn->xfer, dn->xfer + sent, (dn->nxfer - sent) * sizeof *dn->xfer);
+      dn->nxfer -= sent;
+    }
+    if (dn->ninval && !hold) {
       out->invalidate = dn->inval;
       out->ninvalidate = dn->ninval;
       dn->inval = NULL;
@@ -566,7 +600,7 @@ static void reported(nn_ns *ns, struct nn_datanode *dn, uint64_t id, uint64_t gs
     /* a block of a deleted file, or a replica left behind by a pipeline
      * recovery: the NameNode does not want it */
     nn_dn_queue_invalidate(dn, id, gs, len);
-    if (b) nn_block_remove_replica(b, dn);
+    if (b && nn_block_remove_replica(b, dn)) nn_repl_check(ns, b);
     return;
   }
   if (gs > b->genstamp) return; /* newer than we know: leave it to recovery */
@@ -583,6 +617,8 @@ static void reported(nn_ns *ns, struct nn_datanode *dn, uint64_t id, uint64_t gs
     if (b->state == NN_BLOCK_COMMITTED &&
         nn_block_live_replicas(b) >= (int)ns->cfg.min_replication)
       b->state = NN_BLOCK_COMPLETE;
+    nn_repl_received(ns, b, dn);
+    nn_repl_check(ns, b); /* over-replicated now? corrupt copies to drop? */
   }
 }
 
@@ -610,7 +646,10 @@ int nn_ns_block_report(nn_ns *ns, const char *uuid, const uint64_t *fin, size_t 
     struct nn_replica *r = nn_block_replica(b, dn);
     if (r && r->report_gen != dn->report_gen) gone[ngone++] = b;
   }
-  for (size_t i = 0; i < ngone; i++) nn_block_remove_replica(gone[i], dn);
+  for (size_t i = 0; i < ngone; i++) {
+    nn_block_remove_replica(gone[i], dn);
+    nn_repl_check(ns, gone[i]);
+  }
   free(gone);
   dn->reported = true;
   LOG_INFO("namenode", "block report from %s (%s:%u): %zu finalized, %zu being written", dn->uuid,
@@ -627,7 +666,7 @@ int nn_ns_block_received(nn_ns *ns, const char *uuid, const struct nn_blk *blk, 
     rc = dfs_err_set(DFS_ENOENT, "blockReceivedAndDeleted: datanode %s is not registered", uuid);
   } else if (status == 3) {
     struct nn_block *b = nn_blockmap_get(&ns->bm, blk->id);
-    if (b) nn_block_remove_replica(b, dn);
+    if (b && nn_block_remove_replica(b, dn)) nn_repl_check(ns, b);
   } else {
     reported(ns, dn, blk->id, blk->genstamp, blk->num_bytes,
              status == 2 ? NN_REPLICA_FINALIZED : NN_REPLICA_RBW);
@@ -637,12 +676,18 @@ int nn_ns_block_received(nn_ns *ns, const char *uuid, const struct nn_blk *blk, 
 }
 
 void nn_drop_dn_replicas(nn_ns *ns, struct nn_datanode *dn) {
-  (void)ns;
   size_t pos = 0, n = 0;
   struct nn_block *b;
   struct nn_block **all = dn->blocks.len ? malloc(dn->blocks.len * sizeof *all) : NULL;
   while (all && (b = nn_u64map_next(&dn->blocks, &pos, NULL)) != NULL) all[n++] = b;
   for (size_t i = 0; i < n; i++) nn_block_remove_replica(all[i], dn);
+  nn_repl_dn_dead(ns, dn);
+  /* every block that lost a replica here: re-replication, most
+   * endangered first (the queue orders them) */
+  for (size_t i = 0; i < n; i++) nn_repl_check(ns, all[i]);
+  if (n)
+    LOG_INFO("namenode", "datanode %s (%s:%u) held %zu replicas; %zu blocks now need "
+             "replication", dn->uuid, dn->host, dn->port, n, nn_replq_size(&ns->repl.q, -1));
   free(all);
   while (dn->blocks.len) { /* out of memory above: one at a time */
     pos = 0;
@@ -683,7 +728,9 @@ static int log_close(nn_ns *ns, nn_inode *f, const char *path, uint64_t *txid) {
     rec.blocks = &bp;
   }
   nn_do_close(ns, f, last ? &lb : NULL, now);
-  return nn_log(ns, &rec, txid);
+  int rc = nn_log(ns, &rec, txid);
+  if (rc == 0) nn_repl_check_file(ns, f);
+  return rc;
 }
 
 static int log_abandon_last(nn_ns *ns, nn_inode *f, const char *path, uint64_t *txid) {
@@ -701,6 +748,110 @@ static int log_abandon_last(nn_ns *ns, nn_inode *f, const char *path, uint64_t *
   rec.blocks = &bp;
   nn_do_abandon_block(ns, f, last->id);
   return nn_log(ns, &rec, txid);
+}
+
+/*
+ * The core of lease recovery for open file f at path (write lock held):
+ * close it if every block is complete, else fence the writer (the lease
+ * goes to NN_RECOVERY_HOLDER) and start a block recovery of the last
+ * block. *closed as nn_ns_recover_lease; *txid gets the last record
+ * logged. Used by recoverLease, by create past the soft limit and by the
+ * hard-limit check.
+ */
+int nn_recover_file(nn_ns *ns, nn_inode *f, const char *path, const char *op,
+                           bool *closed, uint64_t *txidp) {
+  int rc = 0;
+  uint64_t txid = 0;
+  uint32_t nb = f->u.file.nblocks;
+  /* Every block but the last must be complete (or completable). */
+  for (uint32_t i = 0; i + 1 < nb; i++) {
+    struct nn_block *b = f->u.file.blocks[i];
+    if (b->state == NN_BLOCK_COMMITTED && nn_block_live_replicas(b) >= (int)ns->cfg.min_replication)
+      b->state = NN_BLOCK_COMPLETE;
+    if (b->state != NN_BLOCK_COMPLETE) {
+      LOG_INFO("namenode", "%s: %s: block %" PRIu64 " still lacks replicas; recovery waits",
+               op, path, b->id);
+      goto done; /* false: try again once DataNodes have reported */
+    }
+  }
+  struct nn_block *last = nb ? f->u.file.blocks[nb - 1] : NULL;
+  if (last && last->state == NN_BLOCK_COMMITTED &&
+      nn_block_live_replicas(last) >= (int)ns->cfg.min_replication)
+    last->state = NN_BLOCK_COMPLETE;
+  if (!last || last->state == NN_BLOCK_COMPLETE) {
+    rc = log_close(ns, f, path, &txid);
+    if (rc == 0) *closed = true;
+    LOG_INFO("namenode", "%s: %s: closed (all blocks complete)", op, path);
+    goto done;
+  }
+  /* Fence the writer now: its calls fail from here on. */
+  if (strcmp(f->u.file.uc->client_name, NN_RECOVERY_HOLDER) != 0) {
+    char *h = strdup(NN_RECOVERY_HOLDER);
+    if (!h) {
+      rc = DFS_ENOMEM;
+      goto done;
+    }
+    LOG_INFO("namenode", "%s: %s: lease of %s taken over for recovery", op, path,
+             f->u.file.uc->client_name);
+    /* the file moves to the NameNode's own lease (HDFS reassignLease):
+     * if the recovery stalls, that lease's hard limit retries it */
+    nn_lease_remove_file(&ns->leases, f->u.file.uc->client_name, f);
+    free(f->u.file.uc->client_name);
+    f->u.file.uc->client_name = h;
+    nn_lease_add(&ns->leases, h, f, nn_mono_ms());
+  }
+  int64_t now = nn_mono_ms();
+  if (last->recovery_gs && now - last->recovery_ms < NN_RECOVERY_RETRY_MS)
+    goto done; /* in progress */
+  /* Holders of the last block: its pipeline and any reported replica. */
+  struct nn_datanode *holders[NN_PLACEMENT_MAX];
+  size_t nh = 0;
+  for (int i = 0; i < last->ntargets && nh < NN_PLACEMENT_MAX; i++)
+    if (!last->targets[i]->dead) holders[nh++] = last->targets[i];
+  for (int i = 0; i < last->nrep && nh < NN_PLACEMENT_MAX; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < nh; k++)
+      if (holders[k] == last->reps[i].dn) seen = true;
+    if (!seen && !last->reps[i].dn->dead) holders[nh++] = last->reps[i].dn;
+  }
+  if (nh == 0) {
+    if (last->num_bytes == 0 && last->nrep == 0) {
+      /* nothing was ever written to it: drop it and close, as HDFS does */
+      rc = log_abandon_last(ns, f, path, &txid);
+      if (rc == 0) rc = log_close(ns, f, path, &txid);
+      if (rc == 0) *closed = true;
+      LOG_INFO("namenode", "%s: %s: empty last block dropped, file closed", op, path);
+    } else {
+      LOG_WARN("namenode", "%s: %s: no live DataNode holds block %" PRIu64 "; recovery waits",
+               op, path, last->id);
+    }
+    goto done;
+  }
+  /* A new generation stamp, logged so it is never handed out twice. */
+  uint64_t new_gs = ns->genstamp + 1;
+  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
+  rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
+  rec.has_path = rec.has_genstamp = true;
+  rec.path.data = (uint8_t *)path;
+  rec.path.len = strlen(path);
+  rec.genstamp = new_gs;
+  ns->genstamp = new_gs;
+  if ((rc = nn_log(ns, &rec, &txid)) != 0) goto done;
+  /* The primary: the holder heard from most recently. */
+  size_t prim = 0;
+  for (size_t k = 1; k < nh; k++)
+    if (holders[k]->last_hb_ms > holders[prim]->last_hb_ms) prim = k;
+  rc = nn_dn_queue_recover(holders[prim], last->id, last->genstamp, last->num_bytes, new_gs,
+                           holders, nh);
+  if (rc) goto done;
+  last->recovery_gs = new_gs;
+  last->recovery_ms = now;
+  LOG_INFO("namenode", "%s: %s: recovering block %" PRIu64 " (genstamp %" PRIu64 " -> %" PRIu64
+           ") on %zu node(s), primary %s", op, path, last->id, last->genstamp, new_gs, nh,
+           holders[prim]->uuid);
+done:
+  if (txid) *txidp = txid;
+  return rc;
 }
 
 int nn_ns_recover_lease(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size_t plen,
@@ -731,89 +882,7 @@ int nn_ns_recover_lease(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, 
     goto out;
   }
   if ((rc = nn_safemode_check(ns, op, path)) != 0) goto out;
-  uint32_t nb = f->u.file.nblocks;
-  /* Every block but the last must be complete (or completable). */
-  for (uint32_t i = 0; i + 1 < nb; i++) {
-    struct nn_block *b = f->u.file.blocks[i];
-    if (b->state == NN_BLOCK_COMMITTED && nn_block_live_replicas(b) >= (int)ns->cfg.min_replication)
-      b->state = NN_BLOCK_COMPLETE;
-    if (b->state != NN_BLOCK_COMPLETE) {
-      LOG_INFO("namenode", "%s: %s: block %" PRIu64 " still lacks replicas; recovery waits",
-               op, path, b->id);
-      goto out; /* false: try again once DataNodes have reported */
-    }
-  }
-  struct nn_block *last = nb ? f->u.file.blocks[nb - 1] : NULL;
-  if (last && last->state == NN_BLOCK_COMMITTED &&
-      nn_block_live_replicas(last) >= (int)ns->cfg.min_replication)
-    last->state = NN_BLOCK_COMPLETE;
-  if (!last || last->state == NN_BLOCK_COMPLETE) {
-    rc = log_close(ns, f, path, &txid);
-    if (rc == 0) *closed = true;
-    LOG_INFO("namenode", "%s: %s: closed (all blocks complete)", op, path);
-    goto out;
-  }
-  /* Fence the writer now: its calls fail from here on. */
-  if (strcmp(f->u.file.uc->client_name, NN_RECOVERY_HOLDER) != 0) {
-    char *h = strdup(NN_RECOVERY_HOLDER);
-    if (!h) {
-      rc = DFS_ENOMEM;
-      goto out;
-    }
-    LOG_INFO("namenode", "%s: %s: lease of %s taken over for recovery", op, path,
-             f->u.file.uc->client_name);
-    free(f->u.file.uc->client_name);
-    f->u.file.uc->client_name = h;
-  }
-  int64_t now = nn_mono_ms();
-  if (last->recovery_gs && now - last->recovery_ms < NN_RECOVERY_RETRY_MS)
-    goto out; /* in progress */
-  /* Holders of the last block: its pipeline and any reported replica. */
-  struct nn_datanode *holders[NN_PLACEMENT_MAX];
-  size_t nh = 0;
-  for (int i = 0; i < last->ntargets && nh < NN_PLACEMENT_MAX; i++)
-    if (!last->targets[i]->dead) holders[nh++] = last->targets[i];
-  for (int i = 0; i < last->nrep && nh < NN_PLACEMENT_MAX; i++) {
-    bool seen = false;
-    for (size_t k = 0; k < nh; k++)
-      if (holders[k] == last->reps[i].dn) seen = true;
-    if (!seen && !last->reps[i].dn->dead) holders[nh++] = last->reps[i].dn;
-  }
-  if (nh == 0) {
-    if (last->num_bytes == 0 && last->nrep == 0) {
-      /* nothing was ever written to it: drop it and close, as HDFS does */
-      rc = log_abandon_last(ns, f, path, &txid);
-      if (rc == 0) rc = log_close(ns, f, path, &txid);
-      if (rc == 0) *closed = true;
-      LOG_INFO("namenode", "%s: %s: empty last block dropped, file closed", op, path);
-    } else {
-      LOG_WARN("namenode", "%s: %s: no live DataNode holds block %" PRIu64 "; recovery waits",
-               op, path, last->id);
-    }
-    goto out;
-  }
-  /* A new generation stamp, logged so it is never handed out twice. */
-  uint64_t new_gs = ns->genstamp + 1;
-  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
-  rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
-  rec.has_path = rec.has_genstamp = true;
-  rec.path.data = (uint8_t *)path;
-  rec.path.len = strlen(path);
-  rec.genstamp = new_gs;
-  ns->genstamp = new_gs;
-  if ((rc = nn_log(ns, &rec, &txid)) != 0) goto out;
-  /* The primary: the holder heard from most recently. */
-  size_t prim = 0;
-  for (size_t k = 1; k < nh; k++)
-    if (holders[k]->last_hb_ms > holders[prim]->last_hb_ms) prim = k;
-  rc = nn_dn_queue_recover(holders[prim], last->id, last->genstamp, last->num_bytes, new_gs,
-                           holders, nh);
-  if (rc) goto out;
-  last->recovery_gs = new_gs;
-  last->recovery_ms = now;
-  LOG_INFO("namenode", "%s: %s: recovering block %" PRIu64 " (genstamp %" PRIu64 " -> %" PRIu64
-           ") on %zu node(s), primary %s", op, path, last->id, last->genstamp, new_gs, nh,
-           holders[prim]->uuid);
+  rc = nn_recover_file(ns, f, path, op, closed, &txid);
 out:
   {
     int src = nn_unlock_sync(ns, txid);
@@ -909,4 +978,50 @@ out:
     if (rc == 0) rc = src;
   }
   return rc;
+}
+
+/* ---- lease limits ---- */
+
+int nn_ns_check_leases(nn_ns *ns) {
+  static const char op[] = "leaseHardLimit";
+  uint64_t txid = 0;
+  int started = 0;
+  pthread_rwlock_wrlock(&ns->lock);
+  if (nn_in_safemode(ns)) {
+    pthread_rwlock_unlock(&ns->lock);
+    return 0;
+  }
+  int64_t now = nn_mono_ms();
+  /* Collect first: recovery moves files between leases and frees leases. */
+  nn_inode **files = NULL;
+  size_t n = 0, cap = 0;
+  for (struct nn_lease *l = ns->leases.head; l; l = l->next) {
+    if (now - l->last_renew_ms <= ns->cfg.lease_hard_ms) continue;
+    LOG_WARN("namenode", "lease of %s expired (hard limit %lld ms, %zu file(s)); recovering",
+             l->holder, (long long)ns->cfg.lease_hard_ms, l->n);
+    l->last_renew_ms = now; /* not again before another hard limit */
+    for (size_t i = 0; i < l->n; i++) {
+      if (n == cap) {
+        size_t nc = cap ? cap * 2 : 16;
+        nn_inode **nf = realloc(files, nc * sizeof *nf);
+        if (!nf) break;
+        files = nf;
+        cap = nc;
+      }
+      files[n++] = l->files[i];
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    nn_inode *f = files[i];
+    if (!f->u.file.uc) continue; /* closed by an earlier one */
+    char path[DFS_PATH_MAX + 1];
+    nn_inode_path(f, path, sizeof path);
+    bool closed = false;
+    uint64_t t = 0;
+    if (nn_recover_file(ns, f, path, op, &closed, &t) == 0) started++;
+    if (t > txid) txid = t;
+  }
+  free(files);
+  nn_unlock_sync(ns, txid);
+  return started;
 }

@@ -161,9 +161,30 @@ int nn_ns_create(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size_t 
     goto out;
   }
   if (t && t->u.file.uc) {
-    rc = dfs_err_set(DFS_ELEASE, "%s: %s: File is being written by another client (%s)", op,
-                     path, t->u.file.uc->client_name);
-    goto out;
+    /* Past the soft limit of the holder's lease another client may take
+     * the file over: recover it now (HDFS's recoverLeaseInternal). If that
+     * closes it at once, the create goes on against the closed file. */
+    struct nn_lease *l = nn_lease_find(&ns->leases, t->u.file.uc->client_name);
+    int64_t idle = l ? nn_mono_ms() - l->last_renew_ms : 0;
+    bool mine = strcmp(t->u.file.uc->client_name, client) == 0;
+    if (!mine && l && idle > ns->cfg.lease_soft_ms && !nn_in_safemode(ns)) {
+      bool closed = false;
+      char holder[256];
+      snprintf(holder, sizeof holder, "%s", t->u.file.uc->client_name);
+      LOG_INFO("namenode", "%s: %s: lease of %s is past its soft limit (%lld ms idle); "
+               "recovering it for %s", op, path, holder, (long long)idle, client);
+      if ((rc = nn_recover_file(ns, t, path, op, &closed, &txid)) != 0) goto out;
+      if (!closed) {
+        rc = dfs_err_set(DFS_ELEASE, "%s: %s: Failed to create %s for %s because lease recovery "
+                         "is in progress (holder %s). Try again later.", op, path, path, client,
+                         holder);
+        goto out;
+      }
+    } else {
+      rc = dfs_err_set(DFS_ELEASE, "%s: %s: File is being written by another client (%s)", op,
+                       path, t->u.file.uc->client_name);
+      goto out;
+    }
   }
   if (t && !overwrite) {
     rc = dfs_err_set(DFS_EEXIST, "%s: %s: File exists", op, path);
@@ -618,6 +639,7 @@ int nn_ns_set_replication(nn_ns *ns, const struct nn_caller *c, const uint8_t *p
   t->u.file.repl = (uint16_t)repl;
   rc = nn_log(ns, &rec, &txid);
   *result = rc == 0;
+  if (rc == 0) nn_repl_check_file(ns, t); /* more copies, or fewer */
 out:
   {
     int src = nn_unlock_sync(ns, txid);
@@ -706,12 +728,13 @@ int nn_ns_content_summary(nn_ns *ns, const struct nn_caller *c, const uint8_t *p
 }
 
 int nn_ns_renew_lease(nn_ns *ns, const struct nn_caller *c, const char *client_name) {
-  /* Leases live in the inodes (uc->client_name) and are recovered on
-   * request (recoverLease); expiry by time (soft/hard limits) is not
-   * implemented yet, so a renewal has nothing to record. */
-  (void)ns;
-  (void)c;
-  (void)client_name;
+  const char *holder = client_name && *client_name ? client_name : c ? c->client_name : NULL;
+  if (!holder || !*holder) return 0;
+  pthread_rwlock_wrlock(&ns->lock);
+  /* a holder without open files has no lease: nothing to renew (HDFS
+   * answers such a renewal without complaint too) */
+  nn_lease_renew(&ns->leases, holder, nn_mono_ms());
+  pthread_rwlock_unlock(&ns->lock);
   return 0;
 }
 
@@ -730,6 +753,7 @@ int nn_ns_safe_mode(nn_ns *ns, const struct nn_caller *c, int action, bool *in) 
       ns->safemode_startup = false;
     }
     LOG_INFO("namenode", "safe mode is %s (by %s)", action == 2 ? "ON" : "OFF", pc.user);
+    if (action == 3) nn_repl_rescan(ns); /* work held back meanwhile */
   } else if (action == 1) {
     pthread_rwlock_rdlock(&ns->lock);
   } else {

@@ -70,9 +70,21 @@ struct dfs_file {
   uint64_t blk_id, blk_gs;       /* current (or last finished) block */
   uint64_t block_bytes;          /* bytes of cur written into packets */
   int any_block;                 /* at least one block was allocated */
-  Dfs__DatanodeInfo **targets;   /* pipeline of cur (owned copy via resp) */
+  Dfs__DatanodeInfo **targets;   /* pipeline of cur in order: an owned array of
+                                    pointers into addblock_resp; failed nodes
+                                    are removed by pipeline recovery */
   size_t ntargets;
-  ProtobufCMessage *addblock_resp; /* owns targets */
+  ProtobufCMessage *addblock_resp; /* owns the DatanodeInfos */
+  uint64_t blk_acked;            /* bytes of cur acknowledged by the whole pipeline */
+  int err_node;                  /* pipeline index blamed for the last data-path
+                                    error (-1 none); set where the error is seen */
+  int pending_err;               /* a pipeline error the heartbeat saw: recovered
+                                    by the next write / flush / close */
+  char **excluded;               /* uuids of nodes that failed in this stream: left
+                                    out of later ADD_BLOCKs (HDFS excludedNodes) */
+  size_t nexcluded;
+  char failed_addrs[512];        /* nodes dropped from the current block (messages) */
+  int recoveries;                /* pipeline recoveries done by this stream */
   dfs_conn *pipe;
   struct dfs_pkt *cur;           /* being filled */
   struct dfs_pkt *unacked_head, *unacked_tail;

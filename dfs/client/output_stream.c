@@ -11,6 +11,17 @@
  * responder thread, no context switch per packet. An idle pipeline is kept
  * alive by heartbeat packets that the lease renewer thread sends
  * (dfs__writer_heartbeat) when nothing was sent for half the socket timeout.
+ *
+ * Pipeline recovery (HDFS's DataStreamer): when a node fails - an ack whose
+ * status names it, or the connection to the first node breaking or timing
+ * out - the unacked packets stay queued, the failed node leaves the
+ * pipeline, the NameNode hands out a new generation stamp
+ * (UPDATE_BLOCK_FOR_PIPELINE), the survivors are set up again with
+ * WRITE_BLOCK STAGE_RECOVERY (each cuts its replica to the acknowledged
+ * length and takes the new stamp), the NameNode learns the new pipeline
+ * (UPDATE_PIPELINE) and every unacked packet is sent again. The failed
+ * node's replica keeps the old stamp and is never served again. No node
+ * is added in place of a failed one (see docs/client.md for the policy).
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +39,7 @@
 
 #define WINDOW_PACKETS 80      /* unacked packets in flight, as HDFS */
 #define ADD_BLOCK_ATTEMPTS 3   /* new pipelines tried when a DataNode refuses */
+#define MAX_EXCLUDED 64        /* failed nodes remembered by one stream */
 
 static size_t pkt_bytes(uint32_t packet_size) {
   return sizeof(struct dfs_pkt) + DFS_PACKET_HDR_LEN + dfs_packet_sums_len(packet_size) +
@@ -77,6 +89,7 @@ static int take_ack(dfs_file *f) {
   int rc = dfs_ack_decode_head(f->ackbuf, f->acklen, &a);
   if (rc) {
     char who[300], why[512];
+    f->err_node = 0;
     snprintf(why, sizeof why, "%s", dfs_err_msg());
     return dfs_err_set(rc, "write %s: block blk_%llu: bad ack from DataNode %s: %s", f->path,
                        (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who), why);
@@ -88,16 +101,24 @@ static int take_ack(dfs_file *f) {
   f->acklen -= need;
   char who[300];
   for (unsigned i = 0; i < a.n; i++)
-    if (a.status[i] != 0)
+    if (a.status[i] != 0) {
+      /* The first failed slot is the culprit: the nodes behind a failed
+       * one report DFS_EPIPELINE (docs/datanode.md). */
+      f->err_node = (int)i;
       return dfs_err_set(a.status[i] < 0 ? a.status[i] : DFS_EPIPELINE,
                          "write %s: block blk_%llu: DataNode %s failed: %s", f->path,
                          (unsigned long long)f->blk_id, node_addr(f, i, who, sizeof who),
                          dfs_strerror(a.status[i]));
+    }
   if (a.seqno == -1) return 1; /* heartbeat */
   struct dfs_pkt *p = f->unacked_head;
-  if (!p || p->seqno != a.seqno)
+  if (!p || p->seqno != a.seqno) {
+    f->err_node = 0;
     return dfs_err_set(DFS_EPROTO, "write %s: block blk_%llu: ack for packet %lld out of order",
                        f->path, (unsigned long long)f->blk_id, (long long)a.seqno);
+  }
+  if ((uint64_t)p->offset + p->data_len > f->blk_acked)
+    f->blk_acked = (uint64_t)p->offset + p->data_len;
   f->unacked_head = p->next;
   if (!f->unacked_head) f->unacked_tail = NULL;
   f->nunacked--;
@@ -106,7 +127,7 @@ static int take_ack(dfs_file *f) {
 }
 
 /* Read acks: block (until the deadline) only if `wait`. */
-static int read_acks(dfs_file *f, int wait) {
+static int read_acks_(dfs_file *f, int wait) {
   int fd = dfs_conn_fd(f->pipe);
   int64_t deadline = dfs_now_ms() + f->fs->timeout_ms;
   for (;;) {
@@ -145,10 +166,24 @@ static int read_acks(dfs_file *f, int wait) {
   }
 }
 
+/* Read acks: block (until the deadline) only if `wait`. A transport error
+ * blames the first node. */
+static int read_acks(dfs_file *f, int wait) {
+  if (!f->pipe) return 0; /* recover() ended the block without one: nothing unacked */
+  f->err_node = -1;
+  int rc = read_acks_(f, wait);
+  if (rc && f->err_node < 0) f->err_node = 0; /* the connection to the first node */
+  return rc;
+}
+
+static int recover(dfs_file *f, int cause);
+
+/* Wait until at most max_unacked packets are unacknowledged, recovering
+ * the pipeline when a node fails on the way. */
 static int wait_acked(dfs_file *f, int max_unacked) {
   while (f->nunacked > max_unacked) {
     int rc = read_acks(f, 1);
-    if (rc) return fail(f, rc);
+    if (rc && (rc = recover(f, rc)) != 0) return rc;
   }
   return 0;
 }
@@ -169,27 +204,102 @@ static int send_pkt(dfs_file *f, struct dfs_pkt *p) {
                            dfs_now_ms() + f->fs->timeout_ms);
   if (rc) {
     char who[300];
-    return fail(f, dfs_err_set(rc, "write %s: block blk_%llu: sending to DataNode %s: %s", f->path,
-                               (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
-                               dfs_strerror(rc)));
+    f->err_node = 0;
+    rc = dfs_err_set(rc, "write %s: block blk_%llu: sending to DataNode %s: %s", f->path,
+                     (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
+                     dfs_strerror(rc));
+    if ((rc = recover(f, rc)) != 0) return rc; /* p was resent with the others */
+    if (!f->pipe) return 0; /* the block ended without a pipeline (see recover) */
+  } else {
+    f->last_send_ms = dfs_now_ms();
   }
-  f->last_send_ms = dfs_now_ms();
   rc = read_acks(f, 0);
-  if (rc) return fail(f, rc);
+  if (rc && (rc = recover(f, rc)) != 0) return rc;
   return wait_acked(f, WINDOW_PACKETS);
 }
 
 static void free_targets(dfs_file *f) {
   if (f->addblock_resp) protobuf_c_message_free_unpacked(f->addblock_resp, NULL);
   f->addblock_resp = NULL;
+  free(f->targets);
   f->targets = NULL;
   f->ntargets = 0;
 }
 
-/* Ask for a block and open its pipeline, excluding nodes that refused. */
+/* Remember a failed node for later ADD_BLOCKs of this stream. */
+static void exclude_node(dfs_file *f, const char *uuid) {
+  for (size_t i = 0; i < f->nexcluded; i++)
+    if (strcmp(f->excluded[i], uuid) == 0) return;
+  if (f->nexcluded >= MAX_EXCLUDED) return;
+  char **n = realloc(f->excluded, (f->nexcluded + 1) * sizeof *n);
+  if (!n) return;
+  f->excluded = n;
+  if ((f->excluded[f->nexcluded] = strdup(uuid)) != NULL) f->nexcluded++;
+}
+
+/* Borrow a connection to targets[0] and send WRITE_BLOCK for block (id, gs)
+ * with the rest of the pipeline behind it. On success f->pipe is set. On
+ * failure *bad gets the index of the node to blame (first_bad_link, else
+ * the first node) and f->pipe is NULL. */
+static int setup_pipeline(dfs_file *f, uint64_t gs, int recovery, size_t *bad) {
+  char first[300];
+  *bad = 0;
+  dfs__dn_addr(f->targets[0], first, sizeof first);
+  int rc = dfs__take_conn(f->fs, first, &f->pipe);
+  if (rc) {
+    f->pipe = NULL;
+    return dfs_err_set(rc, "write %s: block blk_%llu: cannot reach DataNode %s: %s", f->path,
+                       (unsigned long long)f->blk_id, first, dfs_err_msg());
+  }
+  Dfs__WriteBlockRequest w = DFS__WRITE_BLOCK_REQUEST__INIT;
+  Dfs__Block b = DFS__BLOCK__INIT;
+  b.id = f->blk_id;
+  b.genstamp = gs;
+  b.num_bytes = recovery ? f->blk_acked : 0;
+  w.block = &b;
+  w.targets = f->targets + 1;
+  w.n_targets = f->ntargets - 1;
+  w.client_name = f->fs->client_name;
+  w.stage = recovery ? DFS__WRITE_STAGE__STAGE_RECOVERY : DFS__WRITE_STAGE__STAGE_CREATE;
+  if (recovery) {
+    w.has_min_bytes_rcvd = w.has_latest_genstamp = 1;
+    w.min_bytes_rcvd = f->blk_acked;
+    w.latest_genstamp = gs;
+  }
+  Dfs__WriteBlockResponse *wr = NULL;
+  rc = dfs_conn_call(f->pipe, DFS_M_WRITE_BLOCK, &w.base, &dfs__write_block_response__descriptor,
+                     (ProtobufCMessage **)&wr, f->fs->timeout_ms);
+  if (rc) {
+    dfs_err_set(rc, "write %s: block blk_%llu: WRITE_BLOCK to %s: %s", f->path,
+                (unsigned long long)f->blk_id, first, dfs_err_msg());
+  } else if (wr->status != 0) {
+    rc = wr->status < 0 ? wr->status : DFS_EPIPELINE;
+    const char *badaddr = first;
+    if (wr->first_bad_link && *wr->first_bad_link) {
+      badaddr = wr->first_bad_link;
+      for (size_t i = 0; i < f->ntargets; i++) {
+        char a[300];
+        dfs__dn_addr(f->targets[i], a, sizeof a);
+        if (strcmp(a, wr->first_bad_link) == 0) *bad = i;
+      }
+    }
+    dfs_err_set(rc, "write %s: block blk_%llu: pipeline %s failed at %s: %s", f->path,
+                (unsigned long long)f->blk_id, recovery ? "recovery" : "setup", badaddr,
+                wr->message ? wr->message : dfs_strerror(rc));
+  }
+  if (wr) dfs__write_block_response__free_unpacked(wr, NULL);
+  if (rc) {
+    dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
+    f->pipe = NULL;
+    return rc;
+  }
+  dfs_sock_set_buffers(dfs_conn_fd(f->pipe), 4 << 20);
+  return 0;
+}
+
+/* Ask for a block and open its pipeline. A node that refuses (or cannot be
+ * reached) is excluded, the block abandoned and a new one requested. */
 static int open_block(dfs_file *f) {
-  char *excluded[ADD_BLOCK_ATTEMPTS];
-  size_t nex = 0;
   int rc = 0;
   /* The block just finished, committed with its length by ADD_BLOCK. */
   int have_prev = f->any_block;
@@ -207,8 +317,8 @@ static int open_block(dfs_file *f) {
       prev.num_bytes = prev_len;
       r.previous = &prev;
     }
-    r.exclude_uuids = excluded;
-    r.n_exclude_uuids = nex;
+    r.exclude_uuids = f->excluded;
+    r.n_exclude_uuids = f->nexcluded;
     Dfs__AddBlockResponse *resp = NULL;
     rc = dfs__nn_call(f->fs, DFS_M_ADD_BLOCK, &r.base, &dfs__add_block_response__descriptor,
                       (ProtobufCMessage **)&resp, 0);
@@ -216,55 +326,32 @@ static int open_block(dfs_file *f) {
     free_targets(f);
     f->addblock_resp = &resp->base;
     Dfs__LocatedBlock *lb = resp->block;
-    f->targets = lb->locs;
+    f->targets = malloc((lb->n_locs ? lb->n_locs : 1) * sizeof *f->targets);
+    if (!f->targets) {
+      rc = dfs_err_set(DFS_ENOMEM, "out of memory");
+      break;
+    }
+    memcpy(f->targets, lb->locs, lb->n_locs * sizeof *f->targets);
     f->ntargets = lb->n_locs;
     f->blk_id = lb->block->id;
     f->blk_gs = lb->block->genstamp;
     f->block_bytes = 0;
+    f->blk_acked = 0;
+    f->failed_addrs[0] = 0;
     f->any_block = 1;
     f->next_seqno = 0;
     f->acklen = 0;
+    f->err_node = -1;
     if (f->ntargets == 0) {
       rc = dfs_err_set(DFS_ENODATANODE, "write %s: no DataNode for block blk_%llu", f->path,
                        (unsigned long long)f->blk_id);
       break;
     }
-    char first[300];
-    dfs__dn_addr(f->targets[0], first, sizeof first);
-    rc = dfs__take_conn(f->fs, first, &f->pipe);
-    const char *bad = first;
-    char badbuf[300];
+    size_t bad = 0;
+    rc = setup_pipeline(f, f->blk_gs, 0, &bad);
     if (rc == 0) {
-      Dfs__WriteBlockRequest w = DFS__WRITE_BLOCK_REQUEST__INIT;
-      Dfs__Block b = DFS__BLOCK__INIT;
-      b.id = f->blk_id;
-      b.genstamp = f->blk_gs;
-      w.block = &b;
-      w.targets = f->targets + 1;
-      w.n_targets = f->ntargets - 1;
-      w.client_name = f->fs->client_name;
-      w.stage = DFS__WRITE_STAGE__STAGE_CREATE;
-      Dfs__WriteBlockResponse *wr = NULL;
-      rc = dfs_conn_call(f->pipe, DFS_M_WRITE_BLOCK, &w.base, &dfs__write_block_response__descriptor,
-                         (ProtobufCMessage **)&wr, f->fs->timeout_ms);
-      if (rc == 0 && wr->status != 0) {
-        rc = wr->status < 0 ? wr->status : DFS_EPIPELINE;
-        if (wr->first_bad_link && *wr->first_bad_link) {
-          snprintf(badbuf, sizeof badbuf, "%s", wr->first_bad_link);
-          bad = badbuf;
-        }
-        dfs_err_set(rc, "write %s: block blk_%llu: pipeline setup failed at %s: %s", f->path,
-                    (unsigned long long)f->blk_id, bad,
-                    wr->message ? wr->message : dfs_strerror(rc));
-      }
-      if (wr) dfs__write_block_response__free_unpacked(wr, NULL);
-      if (rc == 0) {
-        dfs_sock_set_buffers(dfs_conn_fd(f->pipe), 4 << 20);
-        f->has_block = 1;
-        break;
-      }
-      dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
-      f->pipe = NULL;
+      f->has_block = 1;
+      break;
     }
     /* Give the block back and try again without the node that failed. */
     char msg[1024];
@@ -278,15 +365,144 @@ static int open_block(dfs_file *f) {
     ab.path = dfs__bytes(f->path);
     ab.client_name = f->fs->client_name;
     dfs__nn_call(f->fs, DFS_M_ABANDON_BLOCK, &ab.base, NULL, NULL, 0);
-    for (size_t i = 0; i < f->ntargets; i++) {
-      char a[300];
-      dfs__dn_addr(f->targets[i], a, sizeof a);
-      if (strcmp(a, bad) == 0 && nex < ADD_BLOCK_ATTEMPTS) excluded[nex++] = strdup(f->targets[i]->id->uuid);
-    }
+    exclude_node(f, f->targets[bad]->id->uuid);
+    /* The abandoned block is not the previous one: the next ADD_BLOCK names
+     * the same `previous` as this one did. */
     rc = dfs_err_set(keep, "%s", msg);
   }
-  for (size_t i = 0; i < nex; i++) free(excluded[i]);
   return rc ? fail(f, rc) : 0;
+}
+
+/* Send every unacked packet again, in order, on the rebuilt pipeline (their
+ * headers and checksums are still in their buffers). */
+static int resend_unacked(dfs_file *f) {
+  for (struct dfs_pkt *p = f->unacked_head; p; p = p->next) {
+    uint32_t sl = dfs_packet_sums_len(p->data_len);
+    struct iovec iov[3] = {{p->buf, DFS_PACKET_HDR_LEN}, {p->sums, sl}, {p->data, p->data_len}};
+    int rc = dfs_writev_full(dfs_conn_fd(f->pipe), iov, p->data_len ? 3 : 1,
+                             dfs_now_ms() + f->fs->timeout_ms);
+    if (rc) {
+      char who[300];
+      f->err_node = 0;
+      return dfs_err_set(rc, "write %s: block blk_%llu: resending to DataNode %s: %s", f->path,
+                         (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
+                         dfs_strerror(rc));
+    }
+  }
+  f->last_send_ms = dfs_now_ms();
+  return 0;
+}
+
+/* Drop pipeline node i (it failed): remembered for the error message and
+ * excluded from later blocks. */
+static void drop_node(dfs_file *f, size_t i) {
+  char a[300];
+  if (i >= f->ntargets) i = 0;
+  dfs__dn_addr(f->targets[i], a, sizeof a);
+  size_t l = strlen(f->failed_addrs);
+  snprintf(f->failed_addrs + l, sizeof f->failed_addrs - l, "%s%s", l ? ", " : "", a);
+  exclude_node(f, f->targets[i]->id->uuid);
+  memmove(f->targets + i, f->targets + i + 1, (f->ntargets - i - 1) * sizeof *f->targets);
+  f->ntargets--;
+}
+
+/*
+ * Pipeline recovery after the data-path error `cause` (f->err_node names
+ * the failed node). Returns 0 once the pipeline is rebuilt from the
+ * survivors and every unacked packet has been sent again; otherwise the
+ * stream fails (sticky) with the error returned. HDFS's DataStreamer
+ * processDatanodeError + setupPipelineForAppendOrRecovery, without adding
+ * replacement nodes.
+ */
+static int recover(dfs_file *f, int cause) {
+  char why[1024];
+  snprintf(why, sizeof why, "%s", dfs_err_msg());
+  if (f->failed) return f->failed;
+  if (f->pipe) dfs_rpc_client_give(f->fs->rpc, f->pipe, false); /* ends the old streams */
+  f->pipe = NULL;
+  f->acklen = 0;
+  f->pending_err = 0;
+  if (!f->has_block || f->ntargets == 0) return fail(f, dfs_err_set(cause, "%s", why));
+  f->recoveries++;
+  /* Only the end-of-block packet unacked: every byte is on every node and
+   * some may have finalized the replica already (STAGE_RECOVERY refuses a
+   * finalized one). Try to rebuild; if that fails, the block is done as
+   * it is (see the fallback below). */
+  int only_last = f->unacked_head && f->unacked_head == f->unacked_tail &&
+                  (f->unacked_head->flags & DFS_PKT_LAST);
+  drop_node(f, f->err_node < 0 ? 0 : (size_t)f->err_node);
+  f->err_node = -1;
+  int rc = cause;
+  while (f->ntargets > 0) {
+    /* 1. A new generation stamp from the NameNode. */
+    Dfs__UpdateBlockForPipelineRequest ur = DFS__UPDATE_BLOCK_FOR_PIPELINE_REQUEST__INIT;
+    Dfs__Block ob = DFS__BLOCK__INIT;
+    ob.id = f->blk_id;
+    ob.genstamp = f->blk_gs;
+    ob.num_bytes = f->blk_acked;
+    ur.block = &ob;
+    ur.client_name = f->fs->client_name;
+    Dfs__UpdateBlockForPipelineResponse *uresp = NULL;
+    rc = dfs__nn_call(f->fs, DFS_M_UPDATE_BLOCK_FOR_PIPELINE, &ur.base,
+                      &dfs__update_block_for_pipeline_response__descriptor,
+                      (ProtobufCMessage **)&uresp, 0);
+    if (rc) return fail(f, rc);
+    uint64_t new_gs = uresp->block->block->genstamp;
+    dfs__update_block_for_pipeline_response__free_unpacked(uresp, NULL);
+    /* 2. The survivors, cut to the acknowledged length under the new stamp. */
+    size_t bad = 0;
+    rc = setup_pipeline(f, new_gs, 1, &bad);
+    if (rc) {
+      if (only_last) {
+        /* Some survivor finalized the replica (it has every byte under the
+         * current stamp, which the NameNode keeps): the block is done. */
+        while (f->unacked_head) {
+          struct dfs_pkt *p = f->unacked_head;
+          f->unacked_head = p->next;
+          pkt_put(f, p);
+        }
+        f->unacked_tail = NULL;
+        f->nunacked = 0;
+        return 0;
+      }
+      drop_node(f, bad);
+      continue;
+    }
+    /* 3. The NameNode learns the new stamp, length and pipeline. */
+    Dfs__UpdatePipelineRequest pr = DFS__UPDATE_PIPELINE_REQUEST__INIT;
+    Dfs__Block nb = DFS__BLOCK__INIT;
+    nb.id = f->blk_id;
+    nb.genstamp = new_gs;
+    nb.num_bytes = f->blk_acked;
+    char **uuids = malloc(f->ntargets * sizeof *uuids);
+    if (!uuids) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
+    for (size_t i = 0; i < f->ntargets; i++) uuids[i] = f->targets[i]->id->uuid;
+    pr.client_name = f->fs->client_name;
+    pr.old_block = &ob;
+    pr.new_block = &nb;
+    pr.new_node_uuids = uuids;
+    pr.n_new_node_uuids = f->ntargets;
+    rc = dfs__nn_call(f->fs, DFS_M_UPDATE_PIPELINE, &pr.base, NULL, NULL, 1);
+    free(uuids);
+    if (rc) return fail(f, rc);
+    f->blk_gs = new_gs;
+    /* 4. Everything unacknowledged, again. */
+    rc = resend_unacked(f);
+    if (rc == 0) return 0;
+    dfs_rpc_client_give(f->fs->rpc, f->pipe, false);
+    f->pipe = NULL;
+    only_last = 0; /* the survivors now hold RBW replicas under new_gs */
+    drop_node(f, 0);
+    f->err_node = -1;
+  }
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", dfs_err_msg());
+  /* The code of the last failure (e.g. DFS_ECHECKSUM, DFS_ECONNRESET). */
+  return fail(f, dfs_err_set(rc < 0 ? rc : DFS_EPIPELINE,
+                             "write %s: block blk_%llu: all DataNodes of the pipeline are bad "
+                             "(%s); aborting: %s",
+                             f->path, (unsigned long long)f->blk_id, f->failed_addrs,
+                             rc != cause ? msg : why));
 }
 
 /* Send the empty LAST packet and wait until every packet of the block is
@@ -301,10 +517,23 @@ static int end_block(dfs_file *f) {
   int rc = send_pkt(f, p);
   if (rc == 0) rc = wait_acked(f, 0);
   if (rc) return rc;
-  dfs_rpc_client_give(f->fs->rpc, f->pipe, true);
+  if (f->pipe) dfs_rpc_client_give(f->fs->rpc, f->pipe, true); /* NULL: see recover() */
   f->pipe = NULL;
   f->has_block = 0;
   return 0;
+}
+
+/* A pipeline error seen by the heartbeat (renewer thread): recover it now,
+ * in the writing thread. */
+static int take_pending(dfs_file *f) {
+  if (!f->pending_err || f->failed) return 0;
+  int rc = f->pending_err;
+  char who[300];
+  dfs_err_set(rc, "write %s: block blk_%llu: pipeline failed while idle (DataNode %s): %s",
+              f->path, (unsigned long long)f->blk_id,
+              node_addr(f, f->err_node < 0 ? 0 : (size_t)f->err_node, who, sizeof who),
+              dfs_strerror(rc));
+  return recover(f, rc);
 }
 
 /* Send the packet being filled. After a partial chunk (hflush), the next
@@ -385,6 +614,8 @@ static ssize_t write_locked(dfs_file *f, const void *buf, size_t len) {
   if (f->failed)
     return dfs_err_set(f->failed, "write: %s: the stream failed earlier: %s", f->path,
                        dfs_strerror(f->failed));
+  int prc = take_pending(f);
+  if (prc) return prc;
   const uint8_t *p = buf;
   size_t left = len;
   while (left) {
@@ -430,7 +661,7 @@ ssize_t dfs_write(dfs_file *f, const void *buf, size_t len) {
 
 void dfs__writer_heartbeat(dfs_file *f) {
   if (pthread_mutex_trylock(&f->mu) != 0) return; /* the writer is busy: not idle */
-  if (f->has_block && f->pipe && !f->failed &&
+  if (f->has_block && f->pipe && !f->failed && !f->pending_err &&
       dfs_now_ms() - f->last_send_ms >= f->fs->timeout_ms / 2) {
     uint8_t hb[DFS_PACKET_HDR_LEN];
     struct dfs_packet_hdr h = {(int64_t)(f->block_bytes - f->block_bytes % DFS_CHUNK_SIZE), -1, 0,
@@ -440,14 +671,14 @@ void dfs__writer_heartbeat(dfs_file *f) {
     /* Short deadline: the renewer holds fs->mu, and after half a timeout
      * of silence the socket buffer of a healthy pipeline is empty. */
     int rc = dfs_writev_full(dfs_conn_fd(f->pipe), &iov, 1, dfs_now_ms() + 1000);
+    /* A failure is left for the writing thread to recover (pending_err):
+     * the renewer holds fs->mu and must not wait on the NameNode here. */
     if (rc) {
-      char who[300];
-      fail(f, dfs_err_set(rc, "write %s: block blk_%llu: heartbeat to DataNode %s: %s", f->path,
-                          (unsigned long long)f->blk_id, node_addr(f, 0, who, sizeof who),
-                          dfs_strerror(rc)));
+      f->err_node = 0;
+      f->pending_err = rc;
     } else {
       f->last_send_ms = dfs_now_ms();
-      if ((rc = read_acks(f, 0)) != 0) fail(f, rc);
+      if ((rc = read_acks(f, 0)) != 0) f->pending_err = rc;
     }
   }
   pthread_mutex_unlock(&f->mu);
@@ -464,9 +695,10 @@ static int flush_locked(dfs_file *f, uint8_t flags) {
     return dfs_err_set(f->failed, "%s: %s: the stream failed earlier: %s", op, f->path,
                        dfs_strerror(f->failed));
   if (!f->has_block) return 0; /* nothing written since the last block ended */
+  int rc = take_pending(f);
+  if (rc) return rc;
   int fresh = f->cur && f->cur->data_len > f->cur->carried;
   if (!fresh && !(flags & DFS_PKT_SYNC)) return wait_acked(f, 0);
-  int rc;
   if (fresh) {
     rc = flush_cur(f, flags);
   } else {
@@ -497,7 +729,8 @@ int dfs__writer_close(dfs_file *f) {
                                    dfs_strerror(f->failed))
                      : 0;
   if (rc == 0 && f->has_block) {
-    if (f->cur && f->cur->data_len) rc = flush_cur(f, 0);
+    rc = take_pending(f);
+    if (rc == 0 && f->cur && f->cur->data_len) rc = flush_cur(f, 0);
     if (rc == 0) rc = end_block(f);
   }
   if (rc == 0) {
@@ -555,5 +788,9 @@ int dfs__writer_close(dfs_file *f) {
     free(p);
   }
   free_targets(f);
+  for (size_t i = 0; i < f->nexcluded; i++) free(f->excluded[i]);
+  free(f->excluded);
+  f->excluded = NULL;
+  f->nexcluded = 0;
   return rc;
 }

@@ -38,6 +38,9 @@
   X(GET_SERVER_DEFAULTS, 120, Dfs__Empty, Dfs__ServerDefaults)                      \
   X(RECOVER_LEASE, 121, Dfs__RecoverLeaseRequest, Dfs__RecoverLeaseResponse)        \
   X(SET_SAFE_MODE, 122, Dfs__SetSafeModeRequest, Dfs__SetSafeModeResponse)          \
+  X(REFRESH_NODES, 123, Dfs__Empty, Dfs__Empty)                                     \
+  X(UPDATE_BLOCK_FOR_PIPELINE, 124, Dfs__UpdateBlockForPipelineRequest, Dfs__UpdateBlockForPipelineResponse) \
+  X(UPDATE_PIPELINE, 125, Dfs__UpdatePipelineRequest, Dfs__Empty)                   \
   /* datanode -> namenode */                                                        \
   X(REGISTER_DATANODE, 200, Dfs__RegisterDatanodeRequest, Dfs__RegisterDatanodeResponse) \
   X(HEARTBEAT, 201, Dfs__HeartbeatRequest, Dfs__HeartbeatResponse)                  \
