@@ -191,7 +191,7 @@ static int setup_downstream(struct receiver *r, const Dfs__WriteBlockRequest *re
   /* A pooled connection may have been closed by the peer while idle: one
    * retry on a reset, which a fresh connection to a live node never gets. */
   for (int attempt = 0; attempt < 2; attempt++) {
-    rc = dfs_rpc_client_take(r->dn->client, addr, r->dn->socket_timeout_ms, &r->down);
+    rc = dn_take_conn(r->dn, addr, &r->down);
     if (rc < 0) return rc;
     r->down_fd = dfs_conn_fd(r->down);
     dfs_sock_set_buffers(r->down_fd, SOCK_BUF);

@@ -279,6 +279,17 @@ int dn_get_visible_length(void *ctx, struct dfs_rpc_call *call, const ProtobufCM
 
 /* ---- TRANSFER ------------------------------------------------------------ */
 
+int dn_take_conn(dn_ctx *dn, const char *addr, dfs_conn **out) {
+  for (int i = 0;; i++) {
+    int rc = dfs_rpc_client_take(dn->client, addr, dn->socket_timeout_ms, out);
+    if (rc < 0) return rc;
+    struct pollfd p = {dfs_conn_fd(*out), POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 0 || i >= 16) return 0;
+    dfs_rpc_client_give(dn->client, *out, false);
+    *out = NULL;
+  }
+}
+
 int dn_transfer_block(dn_ctx *dn, const Dfs__Block *b, Dfs__DatanodeInfo **targets,
                       size_t n_targets) {
   struct dn_replica r;
@@ -309,9 +320,16 @@ int dn_transfer_block(dn_ctx *dn, const Dfs__Block *b, Dfs__DatanodeInfo **targe
   req.client_name = "";
   req.stage = DFS__WRITE_STAGE__STAGE_TRANSFER;
   Dfs__WriteBlockResponse *resp = NULL;
-  if ((rc = dfs_rpc_client_take(dn->client, addr, dn->socket_timeout_ms, &conn)) < 0) goto out;
-  rc = dfs_conn_call(conn, DFS_M_WRITE_BLOCK, &req.base, &dfs__write_block_response__descriptor,
-                     (ProtobufCMessage **)&resp, dn->socket_timeout_ms);
+  /* Pooled connections to a target that restarted since are dead: skip
+   * those that read as closed, and retry once more on a reset. */
+  for (int attempt = 0;; attempt++) {
+    if ((rc = dn_take_conn(dn, addr, &conn)) < 0) goto out;
+    rc = dfs_conn_call(conn, DFS_M_WRITE_BLOCK, &req.base, &dfs__write_block_response__descriptor,
+                       (ProtobufCMessage **)&resp, dn->socket_timeout_ms);
+    if (rc == 0 || attempt > 0 || (rc != DFS_ECONNRESET && rc != -EPIPE)) break;
+    dfs_rpc_client_give(dn->client, conn, false);
+    conn = NULL;
+  }
   if (rc < 0) goto out;
   if (resp->status != 0) {
     rc = dfs_err_set(resp->status, "transfer blk_%llu to %s: %s", (unsigned long long)r.id,

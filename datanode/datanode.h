@@ -132,6 +132,11 @@ int dn_recover_block(dn_ctx *dn, const Dfs__Block *b, Dfs__DatanodeInfo **target
                      size_t n_targets, uint64_t new_gs, char ***uuids, size_t *n_out,
                      uint64_t *len);
 
+/* A connection to another DataNode at addr: a pooled one that has nothing
+ * to read (in step, not closed by a peer that restarted since), else a new
+ * one. Give it back with dfs_rpc_client_give(dn->client, ...). */
+int dn_take_conn(dn_ctx *dn, const char *addr, dfs_conn **out);
+
 /* "host:port" of a DatanodeInfo into buf. */
 void dn_info_addr(const Dfs__DatanodeInfo *d, char *buf, size_t cap);
 

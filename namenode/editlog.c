@@ -31,7 +31,15 @@ struct nn_buf {
 
 struct nn_editlog {
   pthread_mutex_t mu;
-  pthread_cond_t cv;      /* signalled when a sync ends */
+  pthread_cond_t cv;      /* broadcast when a sync ends (roll, close) */
+  /* Group commit wake-ups: a handler waits on gen_cv[g & 1] for the sync
+   * of generation g that will cover its txid. The end of sync g wakes all
+   * of gen_cv[g & 1] (they are covered) and one waiter of g + 1, which
+   * becomes the next syncer; the others sleep on. One broadcast to all
+   * would wake handlers only the next sync covers, to sleep again. */
+  pthread_cond_t gen_cv[2];
+  uint64_t sync_gen;      /* generation of the current or last sync */
+  uint64_t syncing_upto;  /* last txid the current sync covers */
   char *dir;
   int fd;                 /* the in-progress segment */
   uint64_t seg_first;     /* first txid of the segment (guarded by mu) */
@@ -162,6 +170,8 @@ int nn_editlog_open(const char *dir, uint64_t first_txid, nn_editlog **out) {
   }
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
+  pthread_cond_init(&l->gen_cv[0], NULL);
+  pthread_cond_init(&l->gen_cv[1], NULL);
   l->seg_first = first_txid;
   l->off = l->prealloc_end = NN_EDITS_MAGIC_LEN;
   l->last_txid = first_txid - 1;
@@ -217,6 +227,8 @@ static int sync_locked(nn_editlog *l) {
   l->cur.len = 0;
   uint64_t upto = l->last_txid;
   l->syncing = true;
+  uint64_t gen = ++l->sync_gen;
+  l->syncing_upto = upto;
   pthread_mutex_unlock(&l->mu);
 
   int rc = 0;
@@ -242,6 +254,9 @@ static int sync_locked(nn_editlog *l) {
   } else {
     l->synced_txid = upto;
   }
+  pthread_cond_broadcast(&l->gen_cv[gen & 1]);
+  if (rc) pthread_cond_broadcast(&l->gen_cv[(gen + 1) & 1]); /* all fail */
+  else pthread_cond_signal(&l->gen_cv[(gen + 1) & 1]);       /* next syncer */
   pthread_cond_broadcast(&l->cv);
   return rc;
 }
@@ -249,7 +264,8 @@ static int sync_locked(nn_editlog *l) {
 static int sync_to_locked(nn_editlog *l, uint64_t txid) {
   while (l->synced_txid < txid && !l->failed) {
     if (l->syncing) {
-      pthread_cond_wait(&l->cv, &l->mu);
+      uint64_t g = txid <= l->syncing_upto ? l->sync_gen : l->sync_gen + 1;
+      pthread_cond_wait(&l->gen_cv[g & 1], &l->mu);
       continue;
     }
     sync_locked(l);
@@ -344,6 +360,8 @@ int nn_editlog_close(nn_editlog *l) {
   }
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
+  pthread_cond_destroy(&l->gen_cv[0]);
+  pthread_cond_destroy(&l->gen_cv[1]);
   free(l->cur.p);
   free(l->spare.p);
   free(l->dir);
