@@ -678,6 +678,14 @@ int dfs_recover_lease(dfs_fs *fs, const char *path, bool *closed) {
   return 0;
 }
 
+int dfs_refresh_nodes(dfs_fs *fs) {
+  Dfs__Empty r = DFS__EMPTY__INIT;
+  ProtobufCMessage *resp = NULL;
+  int rc = dfs__nn_call(fs, DFS_M_REFRESH_NODES, &r.base, &dfs__empty__descriptor, &resp, 1);
+  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+  return rc;
+}
+
 int dfs_safemode(dfs_fs *fs, enum dfs_safemode_action action, bool *in_safe_mode) {
   Dfs__SetSafeModeRequest r = DFS__SET_SAFE_MODE_REQUEST__INIT;
   r.action = (Dfs__SafeModeAction)action;

@@ -187,6 +187,11 @@ int dfs_recover_lease(dfs_fs *fs, const char *path, bool *closed);
 enum dfs_safemode_action { DFS_SAFEMODE_GET = 1, DFS_SAFEMODE_ENTER = 2, DFS_SAFEMODE_LEAVE = 3 };
 int dfs_safemode(dfs_fs *fs, enum dfs_safemode_action action, bool *in_safe_mode);
 
+/* Re-read the NameNode's exclude file (dfs.hosts.exclude): DataNodes newly
+ * listed start decommissioning, those no longer listed return to service.
+ * Superuser only (`hdfs dfsadmin -refreshNodes`). */
+int dfs_refresh_nodes(dfs_fs *fs);
+
 #ifdef __cplusplus
 }
 #endif

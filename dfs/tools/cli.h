@@ -159,5 +159,6 @@ int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_fsck(struct cli *c, int argc, char **argv);
 int cmd_recover_lease(struct cli *c, int argc, char **argv);
 int cmd_safemode(struct cli *c, int argc, char **argv);
+int cmd_refresh_nodes(struct cli *c, int argc, char **argv);
 
 #endif

@@ -340,6 +340,15 @@ int cmd_recover_lease(struct cli *c, int argc, char **argv) {
   return closed ? 0 : 1;
 }
 
+int cmd_refresh_nodes(struct cli *c, int argc, char **argv) {
+  if (argc != 1) return CLI_USAGE;
+  if (!cli_fs(c)) return 1;
+  int rc = dfs_refresh_nodes(c->fs);
+  if (rc) return cli_errp(c, argv[0], rc);
+  printf("Refresh nodes successful\n");
+  return 0;
+}
+
 int cmd_safemode(struct cli *c, int argc, char **argv) {
   if (argc != 2) return CLI_USAGE;
   enum dfs_safemode_action a;

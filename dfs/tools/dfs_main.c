@@ -106,6 +106,11 @@ static const struct subcmd cmds[] = {
      "Close a file whose writer died (lease recovery). Exit 0 once closed."},
     {"safemode", cmd_safemode, "safemode get|enter|leave|wait",
      "Get, enter or leave NameNode safe mode, or wait until it is off."},
+    {"refreshNodes", cmd_refresh_nodes, "refreshNodes",
+     "Make the NameNode re-read its exclude file (dfs.hosts.exclude), like\n"
+     "`hdfs dfsadmin -refreshNodes`: listed DataNodes are decommissioned (their\n"
+     "replicas copied elsewhere first), unlisted ones return to service.\n"
+     "Superuser only."},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 

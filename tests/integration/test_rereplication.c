@@ -230,21 +230,13 @@ static void test_rereplication(void) {
   mc_stop(mc);
 }
 
-/* REFRESH_NODES as the superuser (the OS user running the NameNode). The
- * CLI wiring (`dfs refresh-nodes`) is the dfs tool's business. */
+/* `dfs refreshNodes` as the superuser (the OS user running the NameNode),
+ * through the real command. */
 static int refresh_nodes(struct minicluster *mc) {
-  struct passwd *pw = getpwuid(geteuid());
-  struct dfs_rpc_client_opts o = {.user = pw ? pw->pw_name : "root", .timeout_ms = 10000};
-  dfs_rpc_client *c;
-  int rc = dfs_rpc_client_create(&o, &c);
-  if (rc) return rc;
-  Dfs__Empty req = DFS__EMPTY__INIT;
-  ProtobufCMessage *resp = NULL;
-  rc = dfs_rpc_call(c, mc_nn_addr(mc), DFS_M_REFRESH_NODES, &req.base, &dfs__empty__descriptor,
-                    &resp, 0);
-  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
-  dfs_rpc_client_destroy(c);
-  return rc;
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "%s/dfs --conf %s refreshNodes > /dev/null", DFS_BIN_DIR,
+           mc_conf_dir(mc));
+  return system(cmd) == 0 ? 0 : -1;
 }
 
 static int admin_state(dfs_fs *fs, const char *addr) {
