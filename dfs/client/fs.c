@@ -395,7 +395,7 @@ int dfs_list(dfs_fs *fs, const char *path, struct dfs_stat **entries, size_t *n)
       all = na;
       cap = nc;
     }
-    memcpy(all + count, page, pn * sizeof *page);
+    if (pn) memcpy(all + count, page, pn * sizeof *page); /* page may be NULL when empty */
     count += pn;
     free(page);
     if (rem == 0 || pn == 0) break;
