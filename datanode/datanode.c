@@ -36,6 +36,8 @@ int dn_create(const dfs_conf *conf, const struct dn_opts *opts, dn_ctx **out) {
   dn->sync_behind = dfs_conf_bool(conf, "dfs.datanode.sync.behind.writes");
   dn->heartbeat_ms = dfs_conf_int(conf, "dfs.heartbeat.interval") * 1000;
   dn->blockreport_ms = dfs_conf_int(conf, "dfs.blockreport.intervalMsec");
+  dn->failed_volumes_tolerated = (int)dfs_conf_int(conf, "dfs.datanode.failed.volumes.tolerated");
+  dn->disk_check_ms = dfs_conf_int(conf, "dfs.datanode.disk.check.min.gap");
   if (opts && opts->ready_file) snprintf(dn->ready_file, sizeof dn->ready_file, "%s", opts->ready_file);
   const char *hn = dfs_conf_str(conf, "dfs.datanode.hostname");
   if (hn && *hn)
@@ -56,6 +58,20 @@ int dn_create(const dfs_conf *conf, const struct dn_opts *opts, dn_ctx **out) {
       rc = dfs_err_set(DFS_ECONFIG, "dfs.datanode.data.dir: %s", why);
     }
     goto fail;
+  }
+  {
+    int nv = dn_storage_num_volumes(dn->storage), nf = dn_storage_num_failed(dn->storage);
+    int tol = dn->failed_volumes_tolerated;
+    if (tol >= nv) {
+      rc = dfs_err_set(DFS_ECONFIG, "dfs.datanode.failed.volumes.tolerated = %d: must be below "
+                       "the number of data directories (%d), or -1", tol, nv);
+      goto fail;
+    }
+    if (tol >= 0 && nf > tol) {
+      rc = dfs_err_set(DFS_ECONFIG, "%d of %d data directories failed, more than "
+                       "dfs.datanode.failed.volumes.tolerated = %d", nf, nv, tol);
+      goto fail;
+    }
   }
   if ((rc = dn_rmap_create(&dn->map)) < 0) goto fail;
   if ((rc = dn_storage_scan(dn->storage, dn->map)) < 0) goto fail;
@@ -90,8 +106,10 @@ fail:
 }
 
 int dn_start(dn_ctx *dn) {
-  int rc = dfs_rpc_server_start(dn->server);
+  /* The checker first: receivers may call its wake hook. */
+  int rc = dn_volcheck_start(dn, &dn->volcheck);
   if (rc < 0) return rc;
+  if ((rc = dfs_rpc_server_start(dn->server)) < 0) return rc;
   char addr[300];
   dn_addr(dn, addr, sizeof addr);
   LOG_INFO("datanode", "serving on %s as %s (%s), %d volume(s)", addr,
@@ -116,6 +134,8 @@ void dn_stop(dn_ctx *dn) {
   if (dn->server) dfs_rpc_server_stop(dn->server);
   dn_scanner_stop(dn->scanner);
   dn->scanner = NULL;
+  dn_volcheck_stop(dn->volcheck);
+  dn->volcheck = NULL;
   if (dn->nn) dn_nn_link_stop(dn->nn);
 }
 

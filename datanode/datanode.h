@@ -7,7 +7,8 @@
  * in-process pipeline tests start three DataNodes that way). Threads: the
  * RPC server's accept thread and one thread per connection (a WRITE_BLOCK
  * stream adds a responder thread), the NameNode link thread, and the
- * deleter thread that carries out INVALIDATE commands off the link thread.
+ * deleter thread that carries out INVALIDATE commands off the link thread,
+ * the volume checker.
  * Lock order: nn_link.lock, then dn_rmap's lock, then dn_storage's lock.
  */
 #ifndef DN_DATANODE_H
@@ -30,6 +31,7 @@ struct dn_opts {
 
 typedef struct dn_nn_link dn_nn_link;
 typedef struct dn_scanner dn_scanner;
+typedef struct dn_volcheck dn_volcheck;
 
 typedef struct dn_ctx {
   const dfs_conf *conf;      /* borrowed, read-only; outlives the ctx */
@@ -39,6 +41,7 @@ typedef struct dn_ctx {
   dfs_rpc_client *client;    /* owned: connections to downstream DataNodes */
   dn_nn_link *nn;            /* owned; NULL when the link is disabled */
   dn_scanner *scanner;       /* owned; NULL when the rate is 0 */
+  dn_volcheck *volcheck;     /* owned; the disk checker */
   char host[256];            /* bound IP as configured (0.0.0.0 possible) */
   int port;                  /* bound port */
   char hostname[256];        /* dfs.datanode.hostname or gethostname() */
@@ -50,6 +53,8 @@ typedef struct dn_ctx {
   bool sync_behind;
   int64_t heartbeat_ms;
   int64_t blockreport_ms;
+  int failed_volumes_tolerated; /* -1: run while one volume works */
+  int64_t disk_check_ms;     /* dfs.datanode.disk.check.min.gap */
   atomic_int xceivers;       /* streams in flight */
   atomic_bool stopping;
 } dn_ctx;
@@ -110,6 +115,12 @@ void dn_scanner_stop(dn_scanner *sc);
  * NULL). 0 if intact; DFS_ECORRUPT (and reported to the NameNode) if a
  * chunk does not match or cannot be read; DFS_ENOTREPLICA if it is gone. */
 int dn_scan_replica(dn_ctx *dn, dn_scanner *sc, const struct dn_replica *r);
+
+/* Disk checker (volume_checker.c): periodic and on-demand volume checks;
+ * drops a failed volume's replicas and reports them DELETED; stops the
+ * node when more volumes failed than tolerated. */
+int dn_volcheck_start(dn_ctx *dn, dn_volcheck **out);
+void dn_volcheck_stop(dn_volcheck *c);
 
 /* Lease recovery (replica_recovery.c). */
 int dn_init_replica_recovery(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage *req);

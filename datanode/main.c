@@ -23,7 +23,7 @@ static void usage(FILE *out) {
           "  --conf DIR        load DIR/dfs-site.xml\n"
           "  -D key=value      override a configuration key\n"
           "  --ready-file PATH once registered and the first block report is in,\n"
-          "                    write the bound address (host:port) to PATH\n"
+          "                    write the advertised address (ip:port) to PATH\n"
           "  --print-config    print the effective configuration and exit\n"
           "  --help            this text\n"
           "Main keys: dfs.datanode.address, dfs.datanode.data.dir, dfs.datanode.hostname,\n"

@@ -55,6 +55,7 @@ struct dn_nn_link {
   bool stop;                    /* guarded by lock */
   bool want_report;             /* guarded by lock */
   atomic_bool ready;
+  char adv[300];                /* link thread only: our address as the NameNode advertises it */
 };
 
 void dn_nn_notify(dn_ctx *dn, uint64_t id, uint64_t gs, uint64_t len, int status) {
@@ -154,10 +155,11 @@ static int send_bad(dn_nn_link *l) {
 
 bool dn_nn_ready(dn_ctx *dn) { return dn->nn != NULL && atomic_load(&dn->nn->ready); }
 
-static int write_ready_file(dn_ctx *dn) {
-  char tmp[4200], addr[300], line[320];
+/* The ready file names the advertised address (not 0.0.0.0 when we bound
+ * the wildcard address). */
+static int write_ready_file(dn_ctx *dn, const char *addr) {
+  char tmp[4200], line[320];
   snprintf(tmp, sizeof tmp, "%s.tmp", dn->ready_file);
-  dn_addr(dn, addr, sizeof addr);
   int len = snprintf(line, sizeof line, "%s\n", addr);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return dfs_err_set(dfs_err_from_errno(errno), "%s: %s", tmp, strerror(errno));
@@ -168,7 +170,9 @@ static int write_ready_file(dn_ctx *dn) {
   return 0;
 }
 
-static int do_register(dn_nn_link *l) {
+/* adv gets the address the NameNode advertises for us to clients and
+ * other DataNodes (the peer IP it saw when we bound a wildcard address). */
+static int do_register(dn_nn_link *l, char *adv, size_t advcap) {
   dn_ctx *dn = l->dn;
   Dfs__DatanodeId id = DFS__DATANODE_ID__INIT;
   id.uuid = (char *)dn_storage_uuid(dn->storage);
@@ -188,6 +192,11 @@ static int do_register(dn_nn_link *l) {
   int rc = dfs_rpc_call(l->client, l->nn_addr, DFS_M_REGISTER_DATANODE, &req.base,
                         &dfs__register_datanode_response__descriptor, &resp,
                         dn->socket_timeout_ms);
+  const Dfs__RegisterDatanodeResponse *r = (const void *)resp;
+  if (rc >= 0 && r && r->id && r->id->host && *r->id->host)
+    snprintf(adv, advcap, strchr(r->id->host, ':') ? "[%s]:%d" : "%s:%d", r->id->host, dn->port);
+  else
+    dn_addr(dn, adv, advcap);
   if (resp) protobuf_c_message_free_unpacked(resp, NULL);
   return rc;
 }
@@ -471,7 +480,7 @@ static void *link_main(void *arg) {
   while (!atomic_load(&dn->stopping)) {
     int rc = 0;
     if (!registered) {
-      rc = do_register(l);
+      rc = do_register(l, l->adv, sizeof l->adv);
       if (rc < 0) {
         LOG_INFO("datanode", "register with %s: %s; retrying in %lld ms", l->nn_addr,
                  dfs_err_msg(), (long long)backoff);
@@ -479,8 +488,8 @@ static void *link_main(void *arg) {
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         continue;
       }
-      LOG_INFO("datanode", "registered with NameNode %s as %s", l->nn_addr,
-               dn_storage_uuid(dn->storage));
+      LOG_INFO("datanode", "registered with NameNode %s as %s, advertised at %s", l->nn_addr,
+               dn_storage_uuid(dn->storage), l->adv);
       registered = true;
       backoff = 100;
       pthread_mutex_lock(&l->lock);
@@ -508,7 +517,7 @@ static void *link_main(void *arg) {
       next_br = dfs_now_ms() + dn->blockreport_ms;
       if (!atomic_load(&l->ready)) {
         atomic_store(&l->ready, true);
-        if (dn->ready_file[0] && write_ready_file(dn) < 0)
+        if (dn->ready_file[0] && write_ready_file(dn, l->adv) < 0)
           LOG_ERROR("datanode", "%s", dfs_err_msg());
       }
     }

@@ -40,6 +40,15 @@
  * replica deleted under its writer): the volume is taken out of service. */
 static bool disk_error(int rc) { return rc == DFS_EIO || rc == -EROFS || rc == DFS_EACCES; }
 
+/* A replica on a volume taken out of service accepts no more data (its
+ * entry is being dropped from the map; the writer's pipeline must fail
+ * over rather than finalize it there). */
+static int check_volume(const struct dn_rbw *w) {
+  if (!dn_storage_failed(w->s, w->vol)) return 0;
+  return dfs_err_set(DFS_EIO, "blk_%llu: volume %s has failed", (unsigned long long)w->id,
+                     dn_storage_dir(w->s, w->vol));
+}
+
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
   size_t done = 0;
   while (done < len) {
@@ -65,6 +74,17 @@ int dn_rbw_create(dn_storage *s, dn_rmap *map, uint64_t id, uint64_t gs,
   r.vol = w->vol = vol;
   /* Claim the id in the map first: two writers of one block never race on files. */
   if ((rc = dn_rmap_add(map, &r)) < 0) {
+    struct dn_replica old;
+    /* An older generation stamp that nobody writes is a stale copy (left
+     * by a recovery this node missed): the new replica replaces it. */
+    if (dn_rmap_get(map, id, &old) == 0 && old.gs < gs && !old.writer &&
+        dn_replica_delete(s, map, id, old.gs, NULL) == 0) {
+      LOG_INFO("datanode", "blk_%llu_%llu replaces the stale replica with genstamp %llu",
+               (unsigned long long)id, (unsigned long long)gs, (unsigned long long)old.gs);
+      rc = dn_rmap_add(map, &r);
+    }
+  }
+  if (rc < 0) {
     struct dn_replica old;
     if (dn_rmap_get(map, id, &old) == 0)
       return dfs_err_set(DFS_EEXIST, "blk_%llu_%llu: replica already exists (%s, gs %llu)",
@@ -254,8 +274,10 @@ int dn_rbw_write(struct dn_rbw *w, uint64_t offset, const uint8_t *data,
                          "replica of %llu bytes", (unsigned long long)w->id,
                          (unsigned long long)offset, len, (unsigned long long)w->len);
   }
-  int rc = pwrite_full(w->meta_fd, sums, 4 * ((len + DN_META_BPC - 1) / DN_META_BPC),
-                       dn_meta_sum_off(offset));
+  int rc = check_volume(w);
+  if (rc < 0) return rc;
+  rc = pwrite_full(w->meta_fd, sums, 4 * ((len + DN_META_BPC - 1) / DN_META_BPC),
+                   dn_meta_sum_off(offset));
   if (rc < 0) return io_error(w, rc, "write checksums", dn_meta_sum_off(offset));
   /* offset >= stage_off always: the stage keeps the last partial 4 KiB block,
    * and a rewrite starts at most 511 bytes below the end. */
@@ -276,7 +298,9 @@ int dn_rbw_write(struct dn_rbw *w, uint64_t offset, const uint8_t *data,
 }
 
 int dn_rbw_flush(struct dn_rbw *w) {
-  int rc = spill(w);
+  int rc = check_volume(w);
+  if (rc < 0) return rc;
+  rc = spill(w);
   if (rc < 0) return rc;
   if (w->stage_len > 0 && (rc = pwrite_full(w->data_fd, w->stage, w->stage_len, w->stage_off)) < 0)
     return io_error(w, rc, "write data", w->stage_off);
@@ -407,14 +431,22 @@ int dn_replica_open(dn_storage *s, dn_rmap *map, struct dn_replica *r,
     }
     int err = errno;
     if (d >= 0) close(d);
-    if (err != ENOENT || attempt == 1)
+    if (err != ENOENT || attempt == 1) {
+      /* A replica the map lists but the disk lacks: the volume may be going. */
+      dn_storage_request_check(s);
       return dfs_err_set(dfs_err_from_errno(err), "%s: %s", d < 0 ? dp : mp, strerror(err));
+    }
     /* Finalized (moved) or deleted since the lookup: look again. */
     struct dn_replica again;
-    if (dn_rmap_get(map, r->id, &again) < 0 || again.gs != r->gs ||
-        (again.state == r->state && again.vol == r->vol))
+    if (dn_rmap_get(map, r->id, &again) < 0 || again.gs != r->gs)
       return dfs_err_set(DFS_ENOTREPLICA, "blk_%llu_%llu: replica not found",
                          (unsigned long long)r->id, (unsigned long long)r->gs);
+    if (again.state == r->state && again.vol == r->vol) {
+      /* Listed, yet its file is gone: the volume may be going. */
+      dn_storage_request_check(s);
+      return dfs_err_set(DFS_ENOTREPLICA, "blk_%llu_%llu: replica file %s is missing",
+                         (unsigned long long)r->id, (unsigned long long)r->gs, dp);
+    }
     *r = again;
   }
   return DFS_ENOTREPLICA;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,9 @@
 #include "meta.h"
 
 struct dn_volume {
-  char *dir;    /* immutable */
-  bool failed;  /* guarded by dn_storage.lock */
+  char *dir;            /* immutable */
+  atomic_bool failed;   /* set once, never cleared */
+  bool handed;          /* guarded by dn_storage.lock: given to take_failed */
 };
 
 struct dn_storage {
@@ -39,6 +41,9 @@ struct dn_storage {
   int next;               /* guarded by lock: round-robin cursor */
   uint64_t reserved;
   char uuid[DN_UUID_LEN + 1];
+  void (*wake)(void *);   /* set before threads start, then immutable */
+  void *wake_arg;
+  atomic_bool check_wanted;
 };
 
 static int mkdir_p(const char *path) {
@@ -158,19 +163,31 @@ int dn_storage_open(const char *dirs, uint64_t reserved, dn_storage **out) {
     rc = dfs_err_set(DFS_ECONFIG, "dfs.datanode.data.dir: no directory given");
     goto fail;
   }
-  /* Create the layout, then agree on one uuid. */
+  /* Create the layout, then agree on one uuid. A directory that cannot be
+   * set up is a failed volume, not a reason to refuse the others. */
   bool have_uuid = false;
-  char path[4200];
+  char path[4200], first_err[512] = "";
+  int n_ok = 0;
   for (int i = 0; i < s->n; i++) {
     const char *d = s->vols[i].dir;
-    snprintf(path, sizeof path, "%s/current/rbw", d);
-    if ((rc = mkdir_p(path)) < 0) goto fail;
-    snprintf(path, sizeof path, "%s/current/finalized", d);
-    if ((rc = mkdir_p(path)) < 0) goto fail;
-    snprintf(path, sizeof path, "%s/current/VERSION", d);
     char u[DN_UUID_LEN + 1];
-    rc = read_version(path, u);
-    if (rc < 0) goto fail;
+    snprintf(path, sizeof path, "%s/current/rbw", d);
+    if ((rc = mkdir_p(path)) == 0) {
+      snprintf(path, sizeof path, "%s/current/finalized", d);
+      rc = mkdir_p(path);
+    }
+    if (rc == 0) {
+      snprintf(path, sizeof path, "%s/current/VERSION", d);
+      rc = read_version(path, u);
+    }
+    if (rc == DFS_ENOMEM) goto fail;
+    if (rc < 0) {
+      if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", dfs_err_msg());
+      LOG_ERROR("datanode", "data dir %s unusable (%s); volume failed", d, dfs_err_msg());
+      atomic_store(&s->vols[i].failed, true);
+      continue;
+    }
+    n_ok++;
     if (rc == 1) {
       if (have_uuid && strcmp(u, s->uuid) != 0) {
         rc = dfs_err_set(DFS_ECONFIG, "%s: datanodeUuid %s differs from %s of another data dir",
@@ -181,8 +198,13 @@ int dn_storage_open(const char *dirs, uint64_t reserved, dn_storage **out) {
       have_uuid = true;
     }
   }
+  if (n_ok == 0) {
+    rc = dfs_err_set(DFS_EIO, "no usable data directory: %s", first_err);
+    goto fail;
+  }
   if (!have_uuid) make_uuid(s->uuid);
   for (int i = 0; i < s->n; i++) {
+    if (atomic_load(&s->vols[i].failed)) continue;
     snprintf(path, sizeof path, "%s/current/VERSION", s->vols[i].dir);
     char u[DN_UUID_LEN + 1];
     rc = read_version(path, u);
@@ -245,7 +267,7 @@ int dn_storage_choose(dn_storage *s, uint64_t need) {
   int found = -1;
   for (int k = 0; k < s->n; k++) {
     int v = (start + k) % s->n;
-    if (s->vols[v].failed) continue;
+    if (atomic_load(&s->vols[v].failed)) continue;
     uint64_t cap, avail;
     if (!vol_space(s, v, &cap, &avail) || avail < need) continue;
     found = v;
@@ -261,20 +283,95 @@ int dn_storage_choose(dn_storage *s, uint64_t need) {
 
 void dn_storage_fail(dn_storage *s, int vol, int err, const char *what) {
   if (vol < 0 || vol >= s->n) return;
-  pthread_mutex_lock(&s->lock);
-  bool was = s->vols[vol].failed;
-  s->vols[vol].failed = true;
-  pthread_mutex_unlock(&s->lock);
-  if (!was)
-    LOG_ERROR("datanode", "volume %s failed (%s: %s); taken out of service",
-              s->vols[vol].dir, what, dfs_strerror(err));
+  if (atomic_exchange(&s->vols[vol].failed, true)) return;
+  LOG_ERROR("datanode", "volume %s failed (%s: %s); taken out of service",
+            s->vols[vol].dir, what, dfs_strerror(err));
+  if (s->wake) s->wake(s->wake_arg);
 }
 
 bool dn_storage_failed(dn_storage *s, int vol) {
-  pthread_mutex_lock(&s->lock);
-  bool f = s->vols[vol].failed;
-  pthread_mutex_unlock(&s->lock);
+  return vol >= 0 && vol < s->n && atomic_load(&s->vols[vol].failed);
+}
+
+int dn_storage_num_failed(dn_storage *s) {
+  int f = 0;
+  for (int v = 0; v < s->n; v++) f += atomic_load(&s->vols[v].failed);
   return f;
+}
+
+void dn_storage_set_wake(dn_storage *s, void (*wake)(void *), void *arg) {
+  s->wake = wake;
+  s->wake_arg = arg;
+}
+
+void dn_storage_request_check(dn_storage *s) {
+  if (!atomic_exchange(&s->check_wanted, true) && s->wake) s->wake(s->wake_arg);
+}
+
+bool dn_storage_check_wanted(dn_storage *s) { return atomic_exchange(&s->check_wanted, false); }
+
+/* One volume's check; 0 or an error with a message naming what failed. */
+static int check_volume(const dn_storage *s, int vol) {
+  const char *d = s->vols[vol].dir;
+  static const char *const subs[] = {"current", "current/finalized", "current/rbw"};
+  char path[4200];
+  struct stat st;
+  for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
+    snprintf(path, sizeof path, "%s/%s", d, subs[i]);
+    if (stat(path, &st) < 0) return dfs_err_set(dfs_err_from_errno(errno), "stat %s", path);
+    if (!S_ISDIR(st.st_mode)) return dfs_err_set(DFS_ENOTDIR, "%s", path);
+  }
+  /* A real write: permission bits say nothing to root, nor about a disk
+   * that has gone read-only or bad. A full disk is not a failed one. */
+  snprintf(path, sizeof path, "%s/current/rbw/.volume-check-%d", d, (int)getpid());
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == ENOSPC || errno == EDQUOT) return 0;
+    return dfs_err_set(dfs_err_from_errno(errno), "create %s", path);
+  }
+  char out[512], in[512];
+  for (size_t i = 0; i < sizeof out; i++) out[i] = (char)(i * 7 + (size_t)vol);
+  int err = 0, rc = 0;
+  ssize_t w = pwrite(fd, out, sizeof out, 0);
+  if (w < 0) err = errno;
+  else if (w != (ssize_t)sizeof out) err = ENOSPC;
+  if (err == 0 && fdatasync(fd) < 0) err = errno;
+  if (err != 0 && err != ENOSPC && err != EDQUOT)
+    rc = dfs_err_set(dfs_err_from_errno(err), "write %s", path);
+  else if (err == 0 &&
+           (pread(fd, in, sizeof in, 0) != (ssize_t)sizeof in || memcmp(in, out, sizeof in) != 0))
+    rc = dfs_err_set(DFS_EIO, "read back %s: bytes differ", path);
+  close(fd);
+  if (unlink(path) < 0 && rc == 0)
+    rc = dfs_err_set(dfs_err_from_errno(errno), "unlink %s", path);
+  return rc;
+}
+
+int dn_storage_check(dn_storage *s) {
+  int newly = 0;
+  for (int v = 0; v < s->n; v++) {
+    if (atomic_load(&s->vols[v].failed)) continue;
+    int rc = check_volume(s, v);
+    if (rc < 0 && !atomic_load(&s->vols[v].failed)) {
+      char why[600];
+      snprintf(why, sizeof why, "check: %s", dfs_err_msg());
+      dn_storage_fail(s, v, rc, why);
+      newly++;
+    }
+  }
+  return newly;
+}
+
+int dn_storage_take_failed(dn_storage *s, int *vols, int cap) {
+  int n = 0;
+  pthread_mutex_lock(&s->lock);
+  for (int v = 0; v < s->n && n < cap; v++) {
+    if (!atomic_load(&s->vols[v].failed) || s->vols[v].handed) continue;
+    s->vols[v].handed = true;
+    vols[n++] = v;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return n;
 }
 
 void dn_storage_stats(dn_storage *s, uint64_t *capacity, uint64_t *remaining,
@@ -449,6 +546,7 @@ int dn_storage_scan(dn_storage *s, dn_rmap *map) {
   char path[4200];
   for (int v = 0; v < s->n; v++) {
     int rc;
+    if (atomic_load(&s->vols[v].failed)) continue;
     snprintf(path, sizeof path, "%s/current/finalized", s->vols[v].dir);
     for (unsigned a = 0; a < 32; a++) {
       char pa[4300];

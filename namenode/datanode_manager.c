@@ -37,12 +37,22 @@ struct nn_datanode *nn_dnmgr_find(const struct nn_dnmgr *m, const char *uuid) {
   return NULL;
 }
 
+static bool is_loopback(const char *ip) {
+  return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "localhost") == 0;
+}
+
 int nn_dnmgr_register(struct nn_dnmgr *m, const char *uuid, const char *host,
                       uint32_t port, const char *hostname, const char *peer_ip,
                       int64_t now_ms, struct nn_datanode **out) {
   if (!uuid || !*uuid) return dfs_err_set(DFS_EINVAL, "registerDatanode: empty uuid");
   if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
     host = peer_ip && *peer_ip ? peer_ip : "127.0.0.1";
+  else if (peer_ip && *peer_ip && is_loopback(host) && !is_loopback(peer_ip))
+    /* a DataNode bound to loopback on another host: it registers, but no
+     * client or other DataNode can reach what it advertises */
+    LOG_WARN("namenode", "datanode %s at %s advertises the loopback address %s:%u: other hosts "
+             "cannot reach it (set dfs.datanode.address to its own IP or 0.0.0.0)",
+             uuid, peer_ip, host, port);
   if (!hostname || !*hostname) hostname = host;
   struct nn_datanode *dn = nn_dnmgr_find(m, uuid);
   if (!dn) {

@@ -382,6 +382,12 @@ static size_t block_locs(nn_ns *ns, const struct nn_caller *c, struct nn_block *
     if (c && c->ip)
       for (size_t i = 0; i < ns->dns.n; i++)
         if (strcmp(ns->dns.dns[i]->host, c->ip) == 0) reader_rack = ns->dns.dns[i]->rack;
+    /* else from the topology file by its IP, as HDFS resolves any client:
+     * a reader on a rack host without a DataNode still reads rack-local */
+    if (!reader_rack && c && c->ip && *c->ip) {
+      const char *r = nn_topology_resolve(ns->topo, c->ip, -1, NULL);
+      if (strcmp(r, NN_DEFAULT_RACK) != 0) reader_rack = r;
+    }
     nn_placement_sort(pn, idx, n, c ? c->ip : NULL, reader_rack, rng());
     /* decommissioning / decommissioned nodes last (they are leaving) */
     struct nn_datanode *tmp[NN_PLACEMENT_MAX];
@@ -495,6 +501,10 @@ static void set_stats(struct nn_datanode *dn, const struct nn_dn_stats *st) {
   dn->dfs_used = st->dfs_used;
   dn->remaining = st->remaining;
   dn->xceivers = st->xceivers;
+  if (st->failed_volumes > dn->failed_volumes)
+    LOG_WARN("namenode", "datanode %s (%s:%u) reports %u failed volume(s); its replicas there "
+             "come back as deleted and are re-replicated", dn->uuid, dn->host, dn->port,
+             st->failed_volumes);
   dn->failed_volumes = st->failed_volumes;
 }
 
@@ -572,6 +582,15 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
       out->recover = calloc(dn->nrecover, sizeof *out->recover);
       for (size_t i = 0; out->recover && i < dn->nrecover; i++) {
         struct nn_recover_cmd *rc = &dn->recover[i];
+        /* A recovery started again elsewhere (this node was silent past
+         * the retry time, e.g. it died and came back) or already done:
+         * its stamp is stale and the command must not run. */
+        struct nn_block *rb = nn_blockmap_get(&ns->bm, rc->id);
+        if (!rb || rb->recovery_gs != rc->new_gs) {
+          LOG_INFO("namenode", "recovery of block %" PRIu64 " with genstamp %" PRIu64
+                   " on %s is stale; dropped", rc->id, rc->new_gs, dn->uuid);
+          continue;
+        }
         struct nn_dn_recover *o = &out->recover[out->nrecover];
         o->holders = calloc(rc->nholders ? rc->nholders : 1, sizeof *o->holders);
         if (!o->holders) break;

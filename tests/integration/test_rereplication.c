@@ -234,8 +234,8 @@ static void test_rereplication(void) {
  * through the real command. */
 static int refresh_nodes(struct minicluster *mc) {
   char cmd[8192];
-  snprintf(cmd, sizeof cmd, "%s/dfs --conf %s refreshNodes > /dev/null", DFS_BIN_DIR,
-           mc_conf_dir(mc));
+  snprintf(cmd, sizeof cmd, "%s/dfs --conf %s --namenode %s refreshNodes > /dev/null",
+           DFS_BIN_DIR, mc_conf_dir(mc), mc_nn_addr(mc));
   return system(cmd) == 0 ? 0 : -1;
 }
 
