@@ -143,6 +143,12 @@ static void *responder_main(void *arg) {
         for (int i = 2; i <= r->n_down; i++) ack.status[i] = DFS_EPIPELINE;
       }
     }
+    bool all_ok = true;
+    for (int i = 0; i < ack.n; i++) all_ok &= ack.status[i] == 0;
+    /* The visible length moves before the ack goes up: once the writer's
+     * hflush returns, a reader asking this node must see those bytes. */
+    if (all_ok && p.seqno >= 0)
+      dn_rmap_advance(r->dn->map, r->id, r->gs, 0, p.end);
     size_t len = dfs_ack_encode(&ack, buf);
     if (r->up_ok && dfs_write_full(r->up_fd, buf, len, deadline(r)) < 0) {
       LOG_WARN("datanode", "blk_%llu: ack to upstream failed: %s", (unsigned long long)r->id,
@@ -150,10 +156,6 @@ static void *responder_main(void *arg) {
       r->up_ok = false;
       shutdown(r->up_fd, SHUT_RDWR); /* the receiver's read fails at once */
     }
-    bool all_ok = true;
-    for (int i = 0; i < ack.n; i++) all_ok &= ack.status[i] == 0;
-    if (all_ok && p.seqno >= 0)
-      dn_rmap_advance(r->dn->map, r->id, r->gs, 0, p.end);
     if (p.flags & DFS_PKT_LAST) r->last_acked = all_ok && r->up_ok;
   }
   pthread_mutex_lock(&r->lock);

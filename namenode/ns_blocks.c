@@ -520,6 +520,10 @@ int nn_ns_register_datanode(nn_ns *ns, const char *uuid, const char *host, uint3
     LOG_INFO("namenode", "datanode %s registered: %s:%u (%s) rack %s", dn->uuid, dn->host,
              dn->port, dn->hostname, dn->rack);
     nn_decom_apply(ns, dn); /* listed in the exclude file: decommission it */
+    /* A node that registers again has restarted: the transfers from or to
+     * it that were in flight died with the old process. Reschedule them now
+     * rather than after the pending timeout (minutes). */
+    nn_repl_dn_dead(ns, dn);
   }
   pthread_rwlock_unlock(&ns->lock);
   return rc;

@@ -71,8 +71,9 @@ void nn_repl_rescan(nn_ns *ns);
 /* dn reported a finalized replica of b: a pending target arrived. Call
  * before nn_repl_check(b). */
 void nn_repl_received(nn_ns *ns, struct nn_block *b, struct nn_datanode *dn);
-/* dn died (its replicas already dropped): cancel its queued transfers and
- * the pending ones it takes part in; affected blocks are checked again. */
+/* dn died (its replicas already dropped) or registered again after a
+ * restart: cancel its queued transfers and the pending ones it takes part
+ * in; affected blocks are checked again. */
 void nn_repl_dn_dead(nn_ns *ns, struct nn_datanode *dn);
 /* b is about to leave the block map (file deleted, block abandoned). */
 void nn_repl_forget(nn_ns *ns, struct nn_block *b);

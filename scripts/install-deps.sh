@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config clang git
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
       protobuf-c-compiler libprotobuf-c-dev
       zookeeper libzookeeper-mt-dev
+      librocksdb-dev
       iproute2 procps)
 
 missing=()

@@ -150,7 +150,44 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-static const char *const CONF[] = {"dfs.blockreport.intervalMsec=2000", NULL};
+/* A killed node is declared dead after 2 x recheck + 10 x heartbeat (1 s
+ * in the harness) = 12 s, so re-replication is seen within the test. */
+static const char *const CONF[] = {"dfs.blockreport.intervalMsec=2000",
+                                   "dfs.namenode.heartbeat.recheck-interval=1000", NULL};
+
+/* Every block of path back at 3 replicas, none on the dead node `gone`,
+ * and `dfs fsck` (the real command) says HEALTHY; 0 or -1 at the deadline. */
+static int wait_healthy(struct minicluster *mc, dfs_fs *fs, const char *path, const char *gone,
+                        int timeout_ms) {
+  int64_t dl = dfs_now_ms() + timeout_ms, t0 = dfs_now_ms();
+  for (;;) {
+    struct dfs_block_loc *b;
+    size_t n;
+    bool ok = dfs_block_locations(fs, path, 0, 0, &b, &n) == 0 && n > 0;
+    for (size_t i = 0; ok && i < n; i++) {
+      if (b[i].n_replicas != 3) ok = false;
+      for (size_t j = 0; ok && j < b[i].n_replicas; j++)
+        if (strcmp(b[i].replicas[j].addr, gone) == 0) ok = false;
+    }
+    bool late = !ok && dfs_now_ms() > dl;
+    for (size_t i = 0; late && i < n; i++) {
+      fprintf(stderr, "%s: blk_%" PRIu64 "_%" PRIu64 ":", path, b[i].block_id, b[i].genstamp);
+      for (size_t j = 0; j < b[i].n_replicas; j++) fprintf(stderr, " %s", b[i].replicas[j].addr);
+      fprintf(stderr, "\n");
+    }
+    if (n) dfs_block_locs_free(b, n);
+    if (ok) break;
+    if (late) return -1;
+    usleep(200000);
+  }
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "%s/dfs --conf %s --namenode %s fsck %s | grep -q 'is HEALTHY'",
+           DFS_BIN_DIR, mc_conf_dir(mc), mc_nn_addr(mc), path);
+  int rc = system(cmd);
+  fprintf(stderr, "%s: 3 replicas of every block %.1f s after the kill, fsck %s\n", path,
+          (double)(dfs_now_ms() - t0) / 1000.0, rc == 0 ? "HEALTHY" : "NOT healthy");
+  return rc == 0 ? 0 : -1;
+}
 
 /* Write len bytes, kill -9 pipeline node `pos` of the block being written
  * half-way; with `restart`, bring the victim back and check its stale
@@ -216,6 +253,9 @@ static void kill_during_write(size_t len, size_t pos, bool restart) {
   CU_ASSERT(found);
   dfs_block_locs_free(b, n);
 
+  /* Left dead, the victim's replicas are copied elsewhere: 3 per block. */
+  if (victim >= 0 && !restart) CU_ASSERT(wait_healthy(mc, fs, "/pr/big", addrs[0], 90000) == 0);
+
   /* The victim comes back: its replica under the old stamp is invalidated
    * and never listed. */
   if (victim >= 0 && restart) {
@@ -234,6 +274,7 @@ static void kill_during_write(size_t len, size_t pos, bool restart) {
           CU_ASSERT(b[i].genstamp > gs); /* only a fresh copy of the new stamp */
     dfs_block_locs_free(b, n);
     CU_ASSERT_EQUAL(read_check(fs, "/pr/big", data, len), 0);
+    CU_ASSERT(wait_healthy(mc, fs, "/pr/big", "-", 90000) == 0); /* back at 3 everywhere */
   }
   free(data);
   dfs_disconnect(fs);
