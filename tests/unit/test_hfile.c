@@ -541,13 +541,13 @@ static void test_fd_backend(void) {
 /* ---- concurrent scanners on one reader with a small cache ---- */
 
 struct conc_arg {
-  struct hfile_reader *r;
+  struct hfile_scanner *s; /* made before the thread starts: it holds a reader ref */
   uint32_t n, seed, bad, errors;
 };
 
 static void *conc_thread(void *p) {
   struct conc_arg *a = p;
-  struct hfile_scanner *s = hfile_scanner_new(a->r);
+  struct hfile_scanner *s = a->s;
   uint64_t x = a->seed * 0x9E3779B97F4A7C15ull + 1;
   struct gcell g;
   for (int it = 0; it < 3000; it++) {
@@ -582,7 +582,8 @@ static void test_concurrent_scanners(void) {
   pthread_t th[T];
   struct conc_arg args[T];
   for (int i = 0; i < T; i++) {
-    args[i] = (struct conc_arg){.r = r, .n = N, .seed = (uint32_t)i + 1};
+    args[i] = (struct conc_arg){.s = hfile_scanner_new(r), .n = N, .seed = (uint32_t)i + 1};
+    CU_ASSERT_FATAL(args[i].s != NULL);
     pthread_create(&th[i], NULL, conc_thread, &args[i]);
   }
   /* drop our reference while the scanners still run: they hold their own */
