@@ -20,52 +20,12 @@
 #include <unistd.h>
 
 #include "minicluster.h"
+#include "test_data.h"
 #include "net.h"
 
 #define NBLOCKS 3
 #define BLOCK (1u << 20)
 #define FLIP_AT 4099 /* inside the block, in the second 4 KiB page */
-
-static void fill(uint8_t *buf, size_t n, uint32_t seed) {
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    buf[i] = (uint8_t)x;
-  }
-}
-
-static int write_file(dfs_fs *fs, const char *path, const uint8_t *buf, size_t n) {
-  dfs_file *f;
-  int rc = dfs_create(fs, path, NULL, &f);
-  if (rc) return rc;
-  ssize_t w = dfs_write(f, buf, n);
-  rc = dfs_close(f);
-  return w == (ssize_t)n ? rc : -1;
-}
-
-static int read_check(dfs_fs *fs, const char *path, const uint8_t *want, size_t n) {
-  dfs_file *f;
-  int rc = dfs_open(fs, path, &f);
-  if (rc) return rc;
-  uint8_t *got = malloc(n + 1);
-  size_t have = 0;
-  for (;;) {
-    ssize_t r = dfs_read(f, got + have, n + 1 - have);
-    if (r < 0) {
-      fprintf(stderr, "read %s at %zu: %s\n", path, have, dfs_error_message());
-      rc = (int)r;
-      break;
-    }
-    if (r == 0) break;
-    have += (size_t)r;
-  }
-  dfs_close(f);
-  if (rc == 0 && (have != n || memcmp(got, want, n) != 0)) rc = -1;
-  free(got);
-  return rc;
-}
 
 /* The finalized block file of `id` on DataNode i (docs/datanode.md). */
 static void block_file(struct minicluster *mc, int i, uint64_t id, char *buf, size_t cap) {
@@ -140,8 +100,8 @@ static void run(int ndn) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   size_t len = (size_t)NBLOCKS * BLOCK;
   uint8_t *data = malloc(len);
-  fill(data, len, 11);
-  CU_ASSERT_FATAL(write_file(fs, "/c", data, len) == 0);
+  td_fill(data, len, 11);
+  CU_ASSERT_FATAL(td_write_file(fs, "/c", data, len, 0) == 0);
   CU_ASSERT_FATAL(wait_full(fs, "/c", 3, 20000));
 
   /* corrupt the replica of block 0 on its first listed node */
@@ -165,7 +125,7 @@ static void run(int ndn) {
   bool replaced = false;
   int reads = 0;
   while (!replaced && dfs_now_ms() < deadline) {
-    CU_ASSERT_EQUAL_FATAL(read_check(fs, "/c", data, len), 0);
+    CU_ASSERT_EQUAL_FATAL(td_read_check(fs, "/c", data, len), 0);
     reads++;
     bool on_bad;
     int k = block0(fs, "/c", addr, &on_bad, NULL);
@@ -189,7 +149,7 @@ static void run(int ndn) {
           (long long)(dfs_now_ms() - t0));
   CU_ASSERT(replaced);
   CU_ASSERT(wait_full(fs, "/c", 3, 20000));
-  CU_ASSERT_EQUAL(read_check(fs, "/c", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/c", data, len), 0);
   CU_ASSERT(fsck_healthy(mc, "/c"));
   struct dfs_fs_stats st;
   CU_ASSERT_EQUAL(dfs_get_fs_stats(fs, &st), 0);

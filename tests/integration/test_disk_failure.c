@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "minicluster.h"
+#include "test_data.h"
 #include "net.h"
 
 extern char **environ;
@@ -70,16 +71,6 @@ static void cleanup(void) {
   if (g_mount[0]) {
     umount2(g_mount, MNT_DETACH);
     g_mount[0] = '\0';
-  }
-}
-
-static void fill(uint8_t *buf, size_t n, uint32_t seed) {
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    buf[i] = (uint8_t)x;
   }
 }
 
@@ -185,57 +176,6 @@ static bool has_replica(const char *dir, uint64_t id) {
   return false;
 }
 
-static int write_file(dfs_fs *fs, const char *path, const uint8_t *data, size_t len, int repl) {
-  dfs_file *f;
-  struct dfs_create_opts co = {.replication = repl, .overwrite = true};
-  int rc = dfs_create(fs, path, &co, &f);
-  if (rc) {
-    fprintf(stderr, "create %s: %s\n", path, dfs_error_message());
-    return rc;
-  }
-  if (dfs_write(f, data, len) != (ssize_t)len) {
-    fprintf(stderr, "write %s: %s\n", path, dfs_error_message());
-    rc = -1;
-  }
-  if (dfs_close(f) != 0) {
-    fprintf(stderr, "close %s: %s\n", path, dfs_error_message());
-    rc = -1;
-  }
-  return rc;
-}
-
-static int read_check(dfs_fs *fs, const char *path, const uint8_t *want, size_t n) {
-  dfs_file *f;
-  if (dfs_open(fs, path, &f) != 0) {
-    fprintf(stderr, "open %s: %s\n", path, dfs_error_message());
-    return -1;
-  }
-  uint8_t *got = malloc(n + 1);
-  size_t have = 0;
-  int rc = 0;
-  for (;;) {
-    ssize_t r = dfs_read(f, got + have, n + 1 - have);
-    if (r < 0) {
-      fprintf(stderr, "read %s at %zu: %s\n", path, have, dfs_error_message());
-      rc = -1;
-      break;
-    }
-    if (r == 0 || have + (size_t)r > n) {
-      have += (size_t)r;
-      break;
-    }
-    have += (size_t)r;
-  }
-  dfs_close(f);
-  if (rc == 0 && (have != n || memcmp(got, want, n) != 0)) {
-    fprintf(stderr, "read %s: %zu bytes (expected %zu), %s\n", path, have, n,
-            have == n ? "content differs" : "length differs");
-    rc = -1;
-  }
-  free(got);
-  return rc;
-}
-
 /* The node's entry in the NameNode's report (by hostname); false if absent. */
 static bool node_info(dfs_fs *fs, const char *hostname, uint32_t *failed, uint64_t *blocks,
                       bool *dead) {
@@ -315,9 +255,9 @@ static void test_volume_failure(void) {
   size_t nlost = 0;
   while (nfiles < NFILES && nlost < 3) {
     data[nfiles] = malloc(LEN);
-    fill(data[nfiles], LEN, 100 + (uint32_t)nfiles);
+    td_fill(data[nfiles], LEN, 100 + (uint32_t)nfiles);
     snprintf(paths[nfiles], sizeof paths[nfiles], "/df/a%d", nfiles);
-    CU_ASSERT_FATAL(write_file(fs, paths[nfiles], data[nfiles], LEN, 3) == 0);
+    CU_ASSERT_FATAL(td_write_file(fs, paths[nfiles], data[nfiles], LEN, 3) == 0);
     nfiles++;
     nlost = replica_ids(a, lost, 4096);
   }
@@ -349,7 +289,7 @@ static void test_volume_failure(void) {
   fprintf(stderr, "re-replicated after %lld ms\n", (long long)(dfs_now_ms() - t0));
   CU_ASSERT(file_has(d->log, "taken out of service"));
   CU_ASSERT(file_has(d->log, "dropped and reported to the NameNode"));
-  for (int i = 0; i < nfiles; i++) CU_ASSERT(read_check(fs, paths[i], data[i], LEN) == 0);
+  for (int i = 0; i < nfiles; i++) CU_ASSERT(td_read_check(fs, paths[i], data[i], LEN) == 0);
 
   /* `dfs report` names it. */
   char *out = NULL;
@@ -367,11 +307,11 @@ static void test_volume_failure(void) {
    * is written through it, lands in its good directory, reads back. */
   CU_ASSERT(kill(d->pid, 0) == 0);
   uint8_t *more = malloc(3 * MIB);
-  fill(more, 3 * MIB, 200);
-  CU_ASSERT(write_file(fs, "/df/after", more, 3 * MIB, 4) == 0);
+  td_fill(more, 3 * MIB, 200);
+  CU_ASSERT(td_write_file(fs, "/df/after", more, 3 * MIB, 4) == 0);
   CU_ASSERT_EQUAL(blocks_on(fs, "/df/after", d->addr), 3);
   CU_ASSERT(wait_blocks(fs, "/df/after", 4, d->addr, b, 30000) == 0);
-  CU_ASSERT(read_check(fs, "/df/after", more, 3 * MIB) == 0);
+  CU_ASSERT(td_read_check(fs, "/df/after", more, 3 * MIB) == 0);
   free(more);
   for (int i = 0; i < nfiles; i++) free(data[i]);
   dfs_disconnect(fs);
@@ -470,15 +410,15 @@ static void test_full_volume(void) {
   CU_ASSERT_FATAL(filler >= 0);
   enum { LEN1 = 8 * MIB };
   uint8_t *d1 = malloc(LEN1);
-  fill(d1, LEN1, 300);
-  CU_ASSERT(write_file(fs, "/df/full1", d1, LEN1, 5) == 0);
+  td_fill(d1, LEN1, 300);
+  CU_ASSERT(td_write_file(fs, "/df/full1", d1, LEN1, 5) == 0);
   size_t in_t = replica_ids(t, (uint64_t[4096]){0}, 4096);
   size_t in_c = replica_ids(c, (uint64_t[4096]){0}, 4096);
   fprintf(stderr, "nearly full tmpfs: %zu replica(s) there, %zu on the other volume\n", in_t, in_c);
   CU_ASSERT(in_t <= 1);
   CU_ASSERT(in_c >= 7);
   CU_ASSERT_EQUAL(blocks_on(fs, "/df/full1", d->addr), 8);
-  CU_ASSERT(read_check(fs, "/df/full1", d1, LEN1) == 0);
+  CU_ASSERT(td_read_check(fs, "/df/full1", d1, LEN1) == 0);
   free(d1);
 
   /* Room again; then, while a replica is being written on the tmpfs, it
@@ -489,7 +429,7 @@ static void test_full_volume(void) {
   unlink(p);
   enum { LEN2 = 6 * MIB + 777 };
   uint8_t *d2 = malloc(LEN2);
-  fill(d2, LEN2, 301);
+  td_fill(d2, LEN2, 301);
   struct slow_writer w = {.fs = fs, .data = d2, .len = LEN2};
   pthread_t th;
   CU_ASSERT_FATAL(pthread_create(&th, NULL, slow_writer_main, &w) == 0);
@@ -513,7 +453,7 @@ static void test_full_volume(void) {
   }
   pthread_join(th, NULL);
   CU_ASSERT_EQUAL(w.rc, 0);
-  CU_ASSERT(read_check(fs, "/df/full2", d2, LEN2) == 0);
+  CU_ASSERT(td_read_check(fs, "/df/full2", d2, LEN2) == 0);
   CU_ASSERT(file_has(d->log, "No space left on device"));
   free(d2);
   /* Full is not failed: the node reports no failed volume and lives. */

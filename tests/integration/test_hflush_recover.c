@@ -31,22 +31,12 @@
 #include <unistd.h>
 
 #include "minicluster.h"
+#include "test_data.h"
 #include "net.h"
 
 #define RECOVER_DEADLINE_MS 60000
 
 static struct minicluster *g_mc;
-
-/* The child's data: byte i of every file is a function of (seed, i). */
-static void fill(uint8_t *buf, size_t n, uint32_t seed) {
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    buf[i] = (uint8_t)x;
-  }
-}
 
 /* Messages from the writer child. */
 enum { MSG_FLUSHED = 1, MSG_BLOCKED = 2, MSG_ERROR = 3 };
@@ -83,7 +73,7 @@ static void child_main(const struct scenario *s, int fd) {
   size_t total = total_len(s);
   uint8_t *data = malloc(total);
   if (!data) _exit(2);
-  fill(data, total, s->seed);
+  td_fill(data, total, s->seed);
   dfs_fs *fs;
   dfs_file *f;
   struct dfs_create_opts co = {.replication = 3};
@@ -261,7 +251,7 @@ static void run(const struct scenario *s, bool use_cli) {
   size_t total = total_len(s);
   uint8_t *want = malloc(total);
   CU_ASSERT_FATAL(want != NULL);
-  fill(want, total, s->seed);
+  td_fill(want, total, s->seed);
   dfs_fs *fs;
   CU_ASSERT_FATAL(mc_connect(g_mc, NULL, &fs) == 0);
 

@@ -31,49 +31,11 @@
 #include <unistd.h>
 
 #include "minicluster.h"
+#include "test_data.h"
 #include "net.h"
 
 #define NDN 4
 #define CHUNK (1u << 20)
-
-static void fill(uint8_t *buf, size_t n, uint32_t seed) {
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    buf[i] = (uint8_t)x;
-  }
-}
-
-static int read_check(dfs_fs *fs, const char *path, const uint8_t *want, size_t n) {
-  dfs_file *f;
-  int rc = dfs_open(fs, path, &f);
-  if (rc) {
-    fprintf(stderr, "open %s: %s\n", path, dfs_error_message());
-    return rc;
-  }
-  uint8_t *got = malloc(n + 1);
-  size_t have = 0;
-  for (;;) {
-    ssize_t r = dfs_read(f, got + have, n + 1 - have);
-    if (r < 0) {
-      fprintf(stderr, "read %s at %zu: %s\n", path, have, dfs_error_message());
-      rc = (int)r;
-      break;
-    }
-    if (r == 0) break;
-    have += (size_t)r;
-  }
-  dfs_close(f);
-  if (rc == 0 && (have != n || memcmp(got, want, n) != 0)) {
-    fprintf(stderr, "read %s: %zu bytes, expected %zu, %s\n", path, have, n,
-            have == n ? "content differs" : "length differs");
-    rc = -1;
-  }
-  free(got);
-  return rc;
-}
 
 static int dn_index(struct minicluster *mc, const char *addr) {
   for (int i = 0; i < NDN; i++)
@@ -200,7 +162,7 @@ static void kill_during_write(size_t len, size_t pos, bool restart) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   uint8_t *data = malloc(len);
   CU_ASSERT_FATAL(data != NULL);
-  fill(data, len, 42);
+  td_fill(data, len, 42);
   struct dfs_create_opts co = {.replication = 3};
   struct writer w = {.data = data, .len = len};
   CU_ASSERT_FATAL(dfs_create(fs, "/pr/big", &co, &w.f) == 0);
@@ -232,7 +194,7 @@ static void kill_during_write(size_t len, size_t pos, bool restart) {
   int crc = dfs_close(w.f);
   if (crc) fprintf(stderr, "close: %s\n", dfs_error_message());
   CU_ASSERT_EQUAL(crc, 0);
-  CU_ASSERT_EQUAL(read_check(fs, "/pr/big", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/pr/big", data, len), 0);
 
   /* The block that was being written: newer stamp, not on the victim. */
   struct dfs_block_loc *b;
@@ -273,7 +235,7 @@ static void kill_during_write(size_t len, size_t pos, bool restart) {
         if (b[i].block_id == id && strcmp(b[i].replicas[j].addr, addrs[0]) == 0)
           CU_ASSERT(b[i].genstamp > gs); /* only a fresh copy of the new stamp */
     dfs_block_locs_free(b, n);
-    CU_ASSERT_EQUAL(read_check(fs, "/pr/big", data, len), 0);
+    CU_ASSERT_EQUAL(td_read_check(fs, "/pr/big", data, len), 0);
     CU_ASSERT(wait_healthy(mc, fs, "/pr/big", "-", 90000) == 0); /* back at 3 everywhere */
   }
   free(data);
@@ -316,7 +278,7 @@ static void test_hflush_then_kill(void) {
   size_t n1 = 3 * CHUNK + 1234, n2 = CHUNK + 777, n3 = 4321;
   size_t total = n1 + n2 + n3;
   uint8_t *data = malloc(total);
-  fill(data, total, 9);
+  td_fill(data, total, 9);
   struct dfs_create_opts co = {.replication = 3};
   dfs_file *f, *r = NULL;
   CU_ASSERT_FATAL(dfs_create(fs, "/pr/h", &co, &f) == 0);
@@ -367,7 +329,7 @@ static void test_hflush_then_kill(void) {
   int crc = dfs_close(f);
   if (crc) fprintf(stderr, "close: %s\n", dfs_error_message());
   CU_ASSERT_EQUAL(crc, 0);
-  CU_ASSERT_EQUAL(read_check(fs, "/pr/h", data, total), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/pr/h", data, total), 0);
   free(data);
   dfs_disconnect(fs);
   mc_stop(mc);
@@ -387,7 +349,7 @@ static void test_dead_node_at_setup(void) {
   for (int k = 0; k < 6; k++) {
     char path[64];
     snprintf(path, sizeof path, "/pr/s%d", k);
-    fill(data, len, (uint32_t)k + 100);
+    td_fill(data, len, (uint32_t)k + 100);
     struct dfs_create_opts co = {.replication = 3};
     dfs_file *f;
     CU_ASSERT_FATAL(dfs_create(fs, path, &co, &f) == 0);
@@ -397,7 +359,7 @@ static void test_dead_node_at_setup(void) {
     int crc = dfs_close(f);
     if (crc) fprintf(stderr, "close %s: %s\n", path, dfs_error_message());
     CU_ASSERT_EQUAL(crc, 0);
-    CU_ASSERT_EQUAL(read_check(fs, path, data, len), 0);
+    CU_ASSERT_EQUAL(td_read_check(fs, path, data, len), 0);
   }
   free(data);
   dfs_disconnect(fs);

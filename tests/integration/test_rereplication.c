@@ -31,57 +31,12 @@
 
 #include "dfs_methods.h"
 #include "minicluster.h"
+#include "test_data.h"
 #include "net.h"
 #include "rpc.h"
 
 #define NBLOCKS 6
 #define BLOCK (1u << 20)
-
-static void fill(uint8_t *buf, size_t n, uint32_t seed) {
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    buf[i] = (uint8_t)x;
-  }
-}
-
-static int write_file(dfs_fs *fs, const char *path, const uint8_t *buf, size_t n, int repl) {
-  struct dfs_create_opts o = {.replication = repl};
-  dfs_file *f;
-  int rc = dfs_create(fs, path, &o, &f);
-  if (rc) return rc;
-  ssize_t w = dfs_write(f, buf, n);
-  rc = dfs_close(f);
-  return w == (ssize_t)n ? rc : -1;
-}
-
-/* Read the whole file and compare. */
-static int read_check(dfs_fs *fs, const char *path, const uint8_t *want, size_t n) {
-  dfs_file *f;
-  int rc = dfs_open(fs, path, &f);
-  if (rc) {
-    fprintf(stderr, "open %s: %s\n", path, dfs_error_message());
-    return rc;
-  }
-  uint8_t *got = malloc(n + 1);
-  size_t have = 0;
-  for (;;) {
-    ssize_t r = dfs_read(f, got + have, n + 1 - have);
-    if (r < 0) {
-      fprintf(stderr, "read %s at %zu: %s\n", path, have, dfs_error_message());
-      rc = (int)r;
-      break;
-    }
-    if (r == 0) break;
-    have += (size_t)r;
-  }
-  dfs_close(f);
-  if (rc == 0 && (have != n || memcmp(got, want, n) != 0)) rc = -1;
-  free(got);
-  return rc;
-}
 
 static bool on(const char *addr, char *const *bad, int nbad) {
   for (int i = 0; i < nbad; i++)
@@ -170,8 +125,8 @@ static void test_rereplication(void) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   size_t len = (size_t)NBLOCKS * BLOCK - 1000; /* a short last block */
   uint8_t *data = malloc(len);
-  fill(data, len, 7);
-  CU_ASSERT_FATAL(write_file(fs, "/r/f", data, len, 3) == 0);
+  td_fill(data, len, 7);
+  CU_ASSERT_FATAL(td_write_file(fs, "/r/f", data, len, 3) == 0);
   CU_ASSERT_FATAL(wait_replicas(fs, "/r/f", 3, NULL, 0, 20000));
 
   /* (a) kill -9 two of the three holders of block 0 */
@@ -196,13 +151,13 @@ static void test_rereplication(void) {
   for (int k = 0; k < 2; k++) CU_ASSERT_EQUAL(mc_kill_dn(mc, ki[k], SIGKILL), 0);
   int64_t t0 = dfs_now_ms();
   /* reads go on from the third replica (the others refuse connections) */
-  CU_ASSERT_EQUAL(read_check(fs, "/r/f", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/r/f", data, len), 0);
   /* dead after ~12 s, then re-replicated onto the three survivors */
   CU_ASSERT(wait_replicas(fs, "/r/f", 3, killed, 2, 45000));
   fprintf(stderr, "re-replicated %d blocks %lld ms after the kill\n", NBLOCKS,
           (long long)(dfs_now_ms() - t0));
   CU_ASSERT(fsck_healthy(mc, "/r/f"));
-  CU_ASSERT_EQUAL(read_check(fs, "/r/f", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/r/f", data, len), 0);
   struct dfs_fs_stats st;
   CU_ASSERT_EQUAL(dfs_get_fs_stats(fs, &st), 0);
   CU_ASSERT_EQUAL(st.under_replicated, 0);
@@ -221,7 +176,7 @@ static void test_rereplication(void) {
   CU_ASSERT_EQUAL(dfs_set_replication(fs, "/r/f", 4), 0);
   CU_ASSERT(wait_replicas(fs, "/r/f", 4, NULL, 0, 20000));
   CU_ASSERT(fsck_healthy(mc, "/r/f"));
-  CU_ASSERT_EQUAL(read_check(fs, "/r/f", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/r/f", data, len), 0);
 
   free(killed[0]);
   free(killed[1]);
@@ -262,8 +217,8 @@ static void test_decommission(void) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   size_t len = (size_t)NBLOCKS * BLOCK;
   uint8_t *data = malloc(len);
-  fill(data, len, 9);
-  CU_ASSERT_FATAL(write_file(fs, "/d", data, len, 3) == 0);
+  td_fill(data, len, 9);
+  CU_ASSERT_FATAL(td_write_file(fs, "/d", data, len, 3) == 0);
   CU_ASSERT_FATAL(wait_replicas(fs, "/d", 3, NULL, 0, 20000));
   struct dfs_block_loc *b;
   size_t n;
@@ -303,7 +258,7 @@ static void test_decommission(void) {
   CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "Decommissioned"));
   free(out), free(err);
   CU_ASSERT(fsck_healthy(mc, "/d"));
-  CU_ASSERT_EQUAL(read_check(fs, "/d", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/d", data, len), 0);
   free(leaving);
   free(data);
   dfs_disconnect(fs);
@@ -325,8 +280,8 @@ static void test_safemode_restart(void) {
   CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
   size_t len = (size_t)NBLOCKS * BLOCK;
   uint8_t *data = malloc(len);
-  fill(data, len, 5);
-  CU_ASSERT_FATAL(write_file(fs, "/s", data, len, 3) == 0);
+  td_fill(data, len, 5);
+  CU_ASSERT_FATAL(td_write_file(fs, "/s", data, len, 3) == 0);
   CU_ASSERT_FATAL(wait_replicas(fs, "/s", 3, NULL, 0, 20000));
   CU_ASSERT(!in_safemode(fs));
   for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(mc_kill_dn(mc, i, SIGTERM), 0);
@@ -368,7 +323,7 @@ static void test_safemode_restart(void) {
   }
   CU_ASSERT_PTR_NOT_NULL(log && strstr(log, "safe mode is OFF"));
   free(log);
-  CU_ASSERT_EQUAL(read_check(fs, "/s", data, len), 0);
+  CU_ASSERT_EQUAL(td_read_check(fs, "/s", data, len), 0);
   free(data);
   dfs_disconnect(fs);
   mc_stop(mc);
