@@ -263,12 +263,13 @@ int mc_start(const struct mc_opts *o, struct minicluster **out) {
     fprintf(x, "<property><name>%.*s</name><value>%s</value></property>\n", (int)(eq - *c), *c,
             eq + 1);
   }
-  fprintf(x, "</configuration>\n");
   fclose(x);
-  char path[700];
-  snprintf(path, sizeof path, "%s/dfs-site.xml", mc->conf);
-  write_text(path, xml);
-  free(xml);
+  char path[700], site[700];
+  snprintf(site, sizeof site, "%s/dfs-site.xml", mc->conf);
+  char *full = NULL;
+  if (asprintf(&full, "%s</configuration>\n", xml) < 0) full = NULL;
+  if (full) write_text(site, full);
+  free(full);
   char *topo = NULL;
   size_t tl = 0;
   FILE *t = open_memstream(&topo, &tl);
@@ -285,6 +286,16 @@ int mc_start(const struct mc_opts *o, struct minicluster **out) {
   snprintf(mc->nn.log, sizeof mc->nn.log, "%s/namenode.log", mc->dir);
   snprintf(mc->nn.ready, sizeof mc->nn.ready, "%s/namenode.ready", mc->dir);
   int rc = start_nn(mc, "127.0.0.1:0");
+  if (rc == 0) {
+    /* Now that its port is known, the conf dir names the NameNode too, so
+     * that `dfs --conf <mc_conf_dir>` reaches it (daemons get it by -D). */
+    full = NULL;
+    if (asprintf(&full, "%s<property><name>dfs.namenode.rpc-address</name><value>%s</value>"
+                 "</property>\n</configuration>\n", xml, mc->nn.addr) >= 0)
+      write_text(site, full);
+    free(full);
+  }
+  free(xml);
   for (int i = 0; rc == 0 && i < mc->ndn; i++) {
     struct daemon *d = &mc->dn[i];
     snprintf(d->name, sizeof d->name, "dn%d", i + 1);

@@ -49,7 +49,8 @@ void mc_stop(struct minicluster *mc);
 
 /* Accessors; strings are owned by mc and live until mc_stop. */
 const char *mc_nn_addr(const struct minicluster *mc);   /* "127.0.0.1:<port>" */
-const char *mc_conf_dir(const struct minicluster *mc);  /* dfs-site.xml, topology.map */
+const char *mc_conf_dir(const struct minicluster *mc);  /* dfs-site.xml (with the NameNode's
+                                                        address once it runs), topology.map */
 const char *mc_dir(const struct minicluster *mc);       /* the temporary directory */
 const char *mc_dn_data_dir(const struct minicluster *mc, int i); /* i from 0 */
 const char *mc_dn_addr(const struct minicluster *mc, int i);
