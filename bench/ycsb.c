@@ -71,6 +71,9 @@ static const struct ycsb_engine *const engines[] = {
 #ifdef YCSB_HAVE_ROCKSDB
     &ycsb_engine_rocksdb,
 #endif
+#ifdef YCSB_HAVE_REGION
+    &ycsb_engine_region,
+#endif
     &ycsb_engine_null,
 };
 #define N_ENGINES (sizeof engines / sizeof engines[0])
@@ -869,6 +872,9 @@ static void usage(FILE *f) {
           "  --cache-size SIZE   block cache (default 1g)\n"
           "  --engine-opt K=V,.. engine-specific settings (rocksdb: block_size, write_buffer,\n"
           "                      bloom_bits, compression=none|snappy|lz4|zstd, bg_jobs)\n"
+          "                      (region: namenode=host:port, flush_size, block_size,\n"
+          "                      compression=none|snappy, bloom=0|1, replication, datanodes,\n"
+          "                      dfs_blocksize, wal=hflush|hsync|async|skip)\n"
           "  --dir DIR           where the stores go (default $TMPDIR or /tmp)\n"
           "  --keep              keep the stores\n"
           "  --verify N          keys read back and compared after each phase (default 10000;\n"

@@ -87,6 +87,9 @@ struct ycsb_engine {
 
 /* The engines built into this program (ycsb_<name>.c). */
 extern const struct ycsb_engine ycsb_engine_null;
+#ifdef YCSB_HAVE_REGION
+extern const struct ycsb_engine ycsb_engine_region;
+#endif
 #ifdef YCSB_HAVE_ROCKSDB
 extern const struct ycsb_engine ycsb_engine_rocksdb;
 #endif
