@@ -58,14 +58,16 @@ ok()   { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
 check() { local what="$1"; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 
-# Free ports: a random NameNode port and three consecutive DataNode ports
-# that nobody listens on.
+# Free ports: four in a row (NameNode, then three DataNodes) that nobody
+# listens on, in 10000-19999: below the kernel's ephemeral range (32768-),
+# where port-0 listeners and outgoing connections of concurrent tests could
+# take them, and apart from test_cluster_script.sh's 20000-31999.
 port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 pick_ports() {
   for _ in $(seq 1 50); do
-    local nn=$((20000 + RANDOM % 20000)) dn=$((40000 + RANDOM % 20000))
-    if port_free $nn && port_free $dn && port_free $((dn + 1)) && port_free $((dn + 2)); then
-      NN_PORT=$nn; DN_PORT=$dn; return 0
+    local nn=$((10000 + RANDOM % 9996))
+    if port_free $nn && port_free $((nn + 1)) && port_free $((nn + 2)) && port_free $((nn + 3)); then
+      NN_PORT=$nn; DN_PORT=$((nn + 1)); return 0
     fi
   done
   return 1
