@@ -14,11 +14,14 @@
  * gathered in a staging buffer. Measured on the project's machines (a
  * virtual machine), writing through the page cache costs 1 to 9 CPU-seconds
  * per GiB (fresh page-cache pages are expensive for the guest), O_DIRECT
- * about 0.05, and large pieces keep the disk fast. A replica's tail that is
- * not a whole 4 KiB block is written through the page cache when the
- * receiver flushes (before any ack), and stays staged so that the next
- * O_DIRECT write covers its block again; the kernel keeps the two paths
- * coherent. Filesystems that refuse O_DIRECT (tmpfs) get buffered writes.
+ * about 0.05, and large pieces keep the disk fast. When the receiver
+ * flushes (before any ack), what is not a whole 4 KiB block, and all of a
+ * small flush (an hflush), is written through the page cache and stays
+ * staged, so that the next O_DIRECT write covers it again; the kernel keeps
+ * the two paths coherent. As in HDFS, an hflushed byte is then in every
+ * DataNode's file (it survives the process, not a power cut); hsync adds
+ * the fdatasync. Filesystems that refuse O_DIRECT (tmpfs) get buffered
+ * writes.
  */
 #include "replica.h"
 
@@ -205,6 +208,7 @@ int dn_rbw_recover(dn_storage *s, dn_rmap *map, uint64_t id, uint64_t new_gs, ui
   w->stage_off = len - len % DN_DIRECT_ALIGN;
   w->stage_len = (size_t)(len - w->stage_off);
   ssize_t got = w->stage_len ? pread(rfd, w->stage, w->stage_len, (off_t)w->stage_off) : 0;
+  w->in_file = len;
   if (got != (ssize_t)w->stage_len) {
     rc = dfs_err_set(DFS_EIO, "%s: cannot read the last %zu bytes", dpath, w->stage_len);
     goto fail;
@@ -255,6 +259,7 @@ static int spill(struct dn_rbw *w) {
   memmove(w->stage, w->stage + aligned, w->stage_len - aligned);
   w->stage_off += aligned;
   w->stage_len -= aligned;
+  if (w->in_file < w->stage_off) w->in_file = w->stage_off;
   return 0;
 }
 
@@ -281,6 +286,7 @@ int dn_rbw_write(struct dn_rbw *w, uint64_t offset, const uint8_t *data,
   if (rc < 0) return io_error(w, rc, "write checksums", dn_meta_sum_off(offset));
   /* offset >= stage_off always: the stage keeps the last partial 4 KiB block,
    * and a rewrite starts at most 511 bytes below the end. */
+  if (offset < w->in_file) w->in_file = offset; /* a partial chunk rewritten */
   uint64_t pos = offset;
   size_t left = len;
   while (left > 0) {
@@ -297,13 +303,24 @@ int dn_rbw_write(struct dn_rbw *w, uint64_t offset, const uint8_t *data,
   return 0;
 }
 
+/* Before an ack the packet's bytes must be in the file. Much new data
+ * (a streaming write): its whole 4 KiB blocks go O_DIRECT now. Little (the
+ * hflushes of a WAL): only the new bytes go through the page cache, and
+ * they stay staged for the O_DIRECT write once DN_STAGE_SPILL is staged.
+ * Writing the aligned part O_DIRECT at every small flush would cover the
+ * page the previous flush left dirty, and the kernel would first write
+ * that page back: a disk wait in every hflush. */
 int dn_rbw_flush(struct dn_rbw *w) {
   int rc = check_volume(w);
   if (rc < 0) return rc;
-  rc = spill(w);
-  if (rc < 0) return rc;
-  if (w->stage_len > 0 && (rc = pwrite_full(w->data_fd, w->stage, w->stage_len, w->stage_off)) < 0)
-    return io_error(w, rc, "write data", w->stage_off);
+  uint64_t end = w->stage_off + w->stage_len;
+  if (end - w->in_file >= DN_FLUSH_DIRECT_MIN && (rc = spill(w)) < 0) return rc;
+  if (w->in_file < end) {
+    size_t from = (size_t)(w->in_file - w->stage_off);
+    if ((rc = pwrite_full(w->data_fd, w->stage + from, (size_t)(end - w->in_file), w->in_file)) < 0)
+      return io_error(w, rc, "write data", w->in_file);
+    w->in_file = end;
+  }
   return 0;
 }
 

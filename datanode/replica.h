@@ -23,6 +23,9 @@
 #define DN_STAGE_SPILL (1u << 20)  /* write out once this much is staged */
 #define DN_STAGE_CAP (2u << 20)    /* staging buffer size */
 #define DN_DIRECT_ALIGN 4096       /* O_DIRECT offset/length/address alignment */
+/* A flush with less than this new since the last one (an hflush of a
+ * WAL, say) goes through the page cache only; more goes O_DIRECT. */
+#define DN_FLUSH_DIRECT_MIN (64u << 10)
 
 struct dn_rbw {
   dn_storage *s;       /* borrowed; outlives the handle */
@@ -35,6 +38,8 @@ struct dn_rbw {
   uint64_t stage_off;  /* file offset of stage[0]; DN_DIRECT_ALIGN-aligned */
   size_t stage_len;    /* staged bytes: stage_off + stage_len == len */
   uint64_t len;        /* data bytes written (staged or in the file) */
+  uint64_t in_file;    /* bytes [0, in_file) are in the data file as staged
+                          (page cache or disk); stage_off <= in_file <= len */
   bool sync_behind;    /* start write-back as data arrives (sync_file_range) */
 };
 /*
