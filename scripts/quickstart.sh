@@ -31,6 +31,10 @@ $DIR/conf; for short:
   dfs fsck /demo -files -blocks -racks    # where every replica lives
   dfs --help                              # every command; 'dfs put --help' for one
 
+  mkdir -p /mnt/dfs && $BIN/dfs-fuse 127.0.0.1:${DFS_NN_PORT:-8020} /mnt/dfs -o conf=$DIR/conf
+  ls -l /mnt/dfs/demo                     # the same files through a FUSE mount
+  fusermount3 -u /mnt/dfs                 # unmount (open files are completed)
+
   $ROOT/scripts/cluster.sh status         # daemons and nodes
   $ROOT/scripts/cluster.sh stop           # stop everything (data stays in $DIR)
 
