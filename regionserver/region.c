@@ -18,7 +18,10 @@
 #include "errors.h"
 #include "region_internal.h"
 
-void region_opts_init(struct region_opts *o) { memset(o, 0, sizeof *o); }
+void region_opts_init(struct region_opts *o) {
+  memset(o, 0, sizeof *o);
+  compaction_policy_conf_init(&o->policy);
+}
 
 int64_t region__now(const struct region *r) {
   if (r->now_ms) return r->now_ms(r->now_arg);
@@ -393,6 +396,8 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
     so.bloom = !r->fam[i].no_bloom;
     so.replication = o->replication;
     so.dfs_blocksize = o->dfs_blocksize;
+    so.policy = o->policy;
+    if (o->memstore_chunk_size) so.memstore_chunk_size = o->memstore_chunk_size;
     so.compactor = o->compactor;
     so.now_ms = o->now_ms;
     so.now_arg = o->now_arg;

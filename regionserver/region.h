@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "block_cache.h"
+#include "compaction_policy.h"
 #include "cell.h"
 #include "dfs.h"
 #include "filter.h"
@@ -78,6 +79,10 @@ struct region_opts {
   /* Optional: the server's compactor (must outlive the region). NULL: the
    * region's flusher thread compacts after flushes itself. */
   struct compactor *compactor;
+  /* Every store's compaction policy (hbase.hstore.compaction.*); set by
+   * region_opts_init to compaction_policy_conf_init's defaults. */
+  struct compaction_policy_conf policy;
+  size_t memstore_chunk_size;      /* hbase.hregion.memstore.mslab.chunksize; 0: 2 MiB */
   int replication;                 /* of store files; 0: the DFS default */
   uint64_t dfs_blocksize;          /* of store files; 0: the DFS default */
   bool no_flusher;                 /* no background flusher/compactor thread

@@ -2,9 +2,11 @@
  * conf.c - configuration: the key table (conf_keys.def), Hadoop-style XML
  * files read with libxml2, -D overrides, validation, printing.
  *
- * Each key has one slot holding its text, its parsed number and where the
- * value came from. Values are validated when set, so a started daemon never
- * meets a malformed value later.
+ * A configuration holds one or more key tables (the filesystem's, and for
+ * the database's programs also the database's, see conf.h). Each key has one
+ * slot holding its text, its parsed number and where the value came from;
+ * the slots of all tables sit in one array, table after table. Values are
+ * validated when set, so a started daemon never meets a malformed value later.
  */
 #include "conf.h"
 
@@ -30,7 +32,9 @@ const struct dfs_conf_key dfs_conf_keys[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-#define NKEYS (sizeof dfs_conf_keys / sizeof dfs_conf_keys[0] - 1)
+const struct dfs_conf_table dfs_conf_dfs_table = {"dfs-site.xml", dfs_conf_keys};
+
+#define MAX_TABLES 8
 
 struct slot {
   char *text;
@@ -40,13 +44,17 @@ struct slot {
 };
 
 struct dfs_conf {
-  struct slot v[NKEYS];
+  const struct dfs_conf_table *tables[MAX_TABLES];
+  size_t ntables;
+  size_t nkeys;
+  const struct dfs_conf_key **keys; /* nkeys: every table's keys in order */
+  struct slot *v;                   /* nkeys */
   char *dir;
 };
 
-static int key_index(const char *name) {
-  for (size_t i = 0; i < NKEYS; i++)
-    if (strcmp(dfs_conf_keys[i].name, name) == 0) return (int)i;
+static int key_index(const dfs_conf *c, const char *name) {
+  for (size_t i = 0; i < c->nkeys; i++)
+    if (strcmp(c->keys[i]->name, name) == 0) return (int)i;
   return -1;
 }
 
@@ -209,40 +217,71 @@ static int validate(const struct dfs_conf_key *k, const char *val, const char *s
   return 0;
 }
 
-static int is_our_namespace(const char *key) {
-  return strncmp(key, "dfs.", 4) == 0 || strncmp(key, "ipc.", 4) == 0 ||
-         strncmp(key, "net.", 4) == 0;
+/* A key's namespace is its first component with the dot ("dfs.", "hbase.").
+ * The namespaces of a configuration are those of its tables' keys, so a
+ * filesystem daemon judges dfs.* / ipc.* / net.* keys and leaves hbase.*
+ * keys alone, while a database daemon judges both. */
+static int is_our_namespace(const dfs_conf *c, const char *key) {
+  const char *dot = strchr(key, '.');
+  if (!dot) return 0;
+  size_t n = (size_t)(dot - key) + 1;
+  for (size_t i = 0; i < c->nkeys; i++)
+    if (strncmp(c->keys[i]->name, key, n) == 0) return 1;
+  return 0;
 }
 
 int dfs_conf_set(dfs_conf *c, const char *key, const char *value, const char *source) {
-  int idx = key_index(key);
+  int idx = key_index(c, key);
   if (idx < 0) {
-    if (is_our_namespace(key))
+    if (is_our_namespace(c, key))
       return dfs_err_set(DFS_ECONFIG, "%s: %s: unknown key", source, key);
-    return 0; /* another component's key (hbase.*): not ours to judge */
+    return 0; /* another component's key: not ours to judge */
   }
-  return validate(&dfs_conf_keys[idx], value, source, &c->v[idx]);
+  return validate(c->keys[idx], value, source, &c->v[idx]);
+}
+
+dfs_conf *dfs_conf_new_tables(const struct dfs_conf_table *const *tables, size_t n) {
+  if (n == 0 || n > MAX_TABLES) return NULL;
+  dfs_conf *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  size_t total = 0;
+  for (size_t t = 0; t < n; t++) {
+    c->tables[t] = tables[t];
+    for (const struct dfs_conf_key *k = tables[t]->keys; k->name; k++) total++;
+  }
+  c->ntables = n;
+  c->keys = calloc(total ? total : 1, sizeof *c->keys);
+  c->v = calloc(total ? total : 1, sizeof *c->v);
+  if (!c->keys || !c->v) goto fail;
+  for (size_t t = 0; t < n; t++)
+    for (const struct dfs_conf_key *k = tables[t]->keys; k->name; k++) {
+      /* The same name in two tables would make one of them unreachable. */
+      if (key_index(c, k->name) >= 0) goto fail;
+      c->keys[c->nkeys++] = k;
+    }
+  for (size_t i = 0; i < c->nkeys; i++) {
+    /* A bad default is a bug in a table; test_conf / test_rs_conf catch it. */
+    if (validate(c->keys[i], c->keys[i]->def, "default", &c->v[i]) != 0) goto fail;
+  }
+  return c;
+fail:
+  dfs_conf_free(c);
+  return NULL;
 }
 
 dfs_conf *dfs_conf_new(void) {
-  dfs_conf *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
-  for (size_t i = 0; i < NKEYS; i++) {
-    if (validate(&dfs_conf_keys[i], dfs_conf_keys[i].def, "default", &c->v[i]) != 0) {
-      /* A bad default is a bug in conf_keys.def; test_conf catches it. */
-      dfs_conf_free(c);
-      return NULL;
-    }
-  }
-  return c;
+  const struct dfs_conf_table *t = &dfs_conf_dfs_table;
+  return dfs_conf_new_tables(&t, 1);
 }
 
 void dfs_conf_free(dfs_conf *c) {
   if (!c) return;
-  for (size_t i = 0; i < NKEYS; i++) {
+  for (size_t i = 0; c->v && i < c->nkeys; i++) {
     free(c->v[i].text);
     free(c->v[i].source);
   }
+  free(c->v);
+  free(c->keys);
   free(c->dir);
   free(c);
 }
@@ -324,45 +363,52 @@ out:
   return rc;
 }
 
-static const struct dfs_conf_key *need_key(const char *key, int *idx) {
-  *idx = key_index(key);
+static const struct dfs_conf_key *need_key(const dfs_conf *c, const char *key, int *idx) {
+  *idx = key_index(c, key);
   if (*idx < 0) {
-    fprintf(stderr, "BUG: configuration key %s is not declared in conf_keys.def\n", key);
+    fprintf(stderr, "BUG: configuration key %s is not declared in this configuration's tables\n",
+            key);
     abort();
   }
-  return &dfs_conf_keys[*idx];
+  return c->keys[*idx];
 }
 
 int64_t dfs_conf_int(const dfs_conf *c, const char *key) {
   int i;
-  need_key(key, &i);
+  need_key(c, key, &i);
   return c->v[i].i;
 }
 
 bool dfs_conf_bool(const dfs_conf *c, const char *key) {
   int i;
-  need_key(key, &i);
+  need_key(c, key, &i);
   return c->v[i].i != 0;
 }
 
 double dfs_conf_double(const dfs_conf *c, const char *key) {
   int i;
-  need_key(key, &i);
+  need_key(c, key, &i);
   return c->v[i].d;
 }
 
 const char *dfs_conf_str(const dfs_conf *c, const char *key) {
   int i;
-  need_key(key, &i);
+  need_key(c, key, &i);
   return c->v[i].text;
+}
+
+const char *dfs_conf_source(const dfs_conf *c, const char *key) {
+  int i;
+  need_key(c, key, &i);
+  return c->v[i].source;
 }
 
 const char *dfs_conf_dir(const dfs_conf *c) { return c->dir; }
 
 void dfs_conf_print(const dfs_conf *c, FILE *out) {
-  for (size_t i = 0; i < NKEYS; i++)
-    fprintf(out, "%s = %s    # %s; %s\n", dfs_conf_keys[i].name, c->v[i].text,
-            c->v[i].source, dfs_conf_keys[i].desc);
+  for (size_t i = 0; i < c->nkeys; i++)
+    fprintf(out, "%s = %s    # %s; %s\n", c->keys[i]->name, c->v[i].text, c->v[i].source,
+            c->keys[i]->desc);
 }
 
 static const char *type_name(enum dfs_conf_type t) {
@@ -379,10 +425,12 @@ static const char *type_name(enum dfs_conf_type t) {
   return "?";
 }
 
-void dfs_conf_print_markdown(FILE *out) {
+void dfs_conf_print_markdown(FILE *out) { dfs_conf_print_markdown_keys(dfs_conf_keys, out); }
+
+void dfs_conf_print_markdown_keys(const struct dfs_conf_key *keys, FILE *out) {
   fprintf(out, "| key | type | default | bounds | description |\n|---|---|---|---|---|\n");
-  for (size_t i = 0; i < NKEYS; i++) {
-    const struct dfs_conf_key *k = &dfs_conf_keys[i];
+  for (size_t i = 0; keys[i].name; i++) {
+    const struct dfs_conf_key *k = &keys[i];
     char bounds[96] = "";
     if (k->type == DFS_CONF_INT || k->type == DFS_CONF_SIZE || k->type == DFS_CONF_DURATION ||
         k->type == DFS_CONF_DOUBLE)
@@ -448,10 +496,12 @@ int dfs_conf_from_args(dfs_conf *c, int *argc, char **argv, bool *print_config) 
       rc = dfs_err_set(DFS_ECONFIG, "%s: configuration directory not found", dir);
       goto out;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/dfs-site.xml", dir);
     if ((rc = set_dir(c, dir)) != 0) goto out;
-    if ((rc = dfs_conf_load_file(c, path, true)) != 0) goto out;
+    for (size_t t = 0; t < c->ntables; t++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", dir, c->tables[t]->file);
+      if ((rc = dfs_conf_load_file(c, path, true)) != 0) goto out;
+    }
   }
   for (int i = 0; i < ndefs; i++) {
     const char *eq = strchr(defs[i], '=');
@@ -467,7 +517,7 @@ int dfs_conf_from_args(dfs_conf *c, int *argc, char **argv, bool *print_config) 
     }
     memcpy(key, defs[i], kl);
     key[kl] = '\0';
-    if (key_index(key) < 0) {
+    if (key_index(c, key) < 0) {
       rc = dfs_err_set(DFS_ECONFIG, "-D: %s: unknown key", key);
       goto out;
     }

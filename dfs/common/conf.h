@@ -1,14 +1,20 @@
 /*
  * conf.h - Hadoop-style configuration.
  *
- * Every key is declared once, in conf_keys.def (name, type, default, bounds,
- * description). That one table drives parsing, validation, --print-config
- * and docs/configuration.md. Values come, in increasing precedence, from the
- * table's defaults, from <conf-dir>/dfs-site.xml, and from -D key=value on a
- * command line. A malformed value, a value out of bounds, or an unknown key
- * in the dfs.* / ipc.* / net.* namespaces is an error naming the file, the
- * key and the reason; unknown keys of other namespaces (hbase.* ...) are
- * left for their own tables.
+ * Every key is declared once, in a key table (name, type, default, bounds,
+ * description): the filesystem's in conf_keys.def, the database's in
+ * client/hbase_conf_keys.def (dfs/ knows nothing of the database, so that
+ * table is handed in by the database side with dfs_conf_new_tables). The
+ * tables drive parsing, validation, --print-config and docs/configuration.md.
+ * Each table names its site file (dfs-site.xml, hbase-site.xml). Values come,
+ * in increasing precedence, from the tables' defaults, from the site files of
+ * the configuration's tables in table order, and from -D key=value on a
+ * command line. As in Hadoop, the files are merged: any file may set any key
+ * of the configuration's tables. A malformed value, a value out of bounds, or
+ * an unknown key in a namespace of one of the tables (the first component of
+ * its keys: dfs.*, ipc.*, net.*; hbase.*, hfile.*) is an error naming the
+ * file, the key and the reason; keys of other namespaces are ignored (a
+ * filesystem daemon ignores hbase.* keys).
  *
  * A dfs_conf is filled at start-up and read-only afterwards; reads are then
  * thread-safe without locks.
@@ -44,11 +50,25 @@ struct dfs_conf_key {
 /* The table, generated from conf_keys.def; ends with a {NULL} entry. */
 extern const struct dfs_conf_key dfs_conf_keys[];
 
+/* A key table and the site file its keys are usually set in. */
+struct dfs_conf_table {
+  const char *file;                /* "dfs-site.xml": loaded by dfs_conf_from_args */
+  const struct dfs_conf_key *keys; /* ends with a {NULL} entry */
+};
+
+/* The filesystem's table: dfs_conf_keys, file dfs-site.xml. */
+extern const struct dfs_conf_table dfs_conf_dfs_table;
+
 typedef struct dfs_conf dfs_conf;
 
-/* A configuration holding every key at its default. Caller frees with
- * dfs_conf_free(). NULL on allocation failure. */
+/* A configuration of the filesystem's table, every key at its default.
+ * Caller frees with dfs_conf_free(). NULL on allocation failure. */
 dfs_conf *dfs_conf_new(void);
+
+/* A configuration of several tables (1..8; static, they must outlive it),
+ * every key at its default. A key name must not appear in two tables. NULL on
+ * allocation failure or a bad default (a bug in a table; its tests catch it). */
+dfs_conf *dfs_conf_new_tables(const struct dfs_conf_table *const *tables, size_t n);
 void dfs_conf_free(dfs_conf *c);
 
 /* Load a Hadoop-style XML file (<configuration><property><name>..</name>
@@ -69,21 +89,28 @@ bool dfs_conf_bool(const dfs_conf *c, const char *key);
 double dfs_conf_double(const dfs_conf *c, const char *key);
 const char *dfs_conf_str(const dfs_conf *c, const char *key); /* raw text */
 
+/* Where the key's value came from: "default", a file's path, "-D". For
+ * errors that involve several keys. The key must be declared (as above). */
+const char *dfs_conf_source(const dfs_conf *c, const char *key);
+
 /* The directory the configuration was loaded from (for resolving relative
  * file names such as the topology table), or NULL. */
 const char *dfs_conf_dir(const dfs_conf *c);
 
-/* Print every key: "name = value    # source; description". */
+/* Print every key of every table: "name = value    # source; description". */
 void dfs_conf_print(const dfs_conf *c, FILE *out);
 
-/* Print the table as a Markdown reference (docs/configuration.md). */
+/* Print the filesystem's table as a Markdown reference (docs/configuration.md). */
 void dfs_conf_print_markdown(FILE *out);
+/* The same for any table. */
+void dfs_conf_print_markdown_keys(const struct dfs_conf_key *keys, FILE *out);
 
 /*
  * Common command-line handling for every daemon and tool:
- *   --conf DIR        load DIR/dfs-site.xml (default: $DFS_CONF_DIR, else
- *                     the etc/ folder of the source tree the binary was built
- *                     from, else no file)
+ *   --conf DIR        load DIR/<file> of each table, in table order, each
+ *                     optional (default DIR: $DFS_CONF_DIR, else the etc/
+ *                     folder of the source tree the binary was built from,
+ *                     else no file)
  *   -D key=value      override a key (repeatable)
  *   --print-config    (only reported through *print_config)
  * Recognised arguments are removed from argv (argc updated); the others stay

@@ -3,12 +3,13 @@
  * (size and duration suffixes, booleans, numbers, addresses, lists), bounds,
  * error messages naming source, key and reason, unknown keys, XML files
  * (good, malformed, wrong root), -D precedence over the file, argv
- * rewriting by dfs_conf_from_args, printing.
+ * rewriting by dfs_conf_from_args, printing, configurations of several
+ * tables (namespaces, merged site files).
  *
  * It also keeps docs/configuration.md honest: the document must be exactly
- * what `test_conf --markdown` prints (the intro below plus
- * dfs_conf_print_markdown()), so a key added to conf_keys.def without
- * regenerating the doc fails here. Regenerate with
+ * what `test_conf --markdown` prints (the intro below, then the filesystem's
+ * table and the database's, client/hbase_conf_keys.def), so a key added to
+ * either table without regenerating the doc fails here. Regenerate with
  *   build/bin/test_conf --markdown > docs/configuration.md
  */
 #include <CUnit/Basic.h>
@@ -21,16 +22,39 @@
 
 #include "conf.h"
 #include "errors.h"
+#include "hbase_conf.h"
 
 static const char doc_intro[] =
     "# Configuration reference\n"
     "\n"
-    "Every key the filesystem reads, with its type, default, bounds and meaning.\n"
-    "Values come, in increasing precedence, from these defaults, from\n"
-    "`<conf-dir>/dfs-site.xml` (Hadoop-style `<configuration><property><name>`\n"
-    "`<value>` XML; the directory is `--conf DIR`, else `$DFS_CONF_DIR`, else the\n"
-    "source tree's `etc/`), and from `-D key=value` on a daemon's command line.\n"
-    "`--print-config` shows the effective value of every key and where it came from.\n"
+    "Every key the filesystem and the database read, with its type, default,\n"
+    "bounds and meaning. Files are Hadoop-style XML (`<configuration><property>`\n"
+    "`<name>` `<value>`) in one configuration directory: `--conf DIR`, else\n"
+    "`$DFS_CONF_DIR`, else the source tree's `etc/`.\n"
+    "\n"
+    "* The filesystem's programs (NameNode, DataNode, `dfs`, the FUSE mount) read\n"
+    "  `dfs-site.xml`. They judge keys of the `dfs.`, `ipc.` and `net.`\n"
+    "  namespaces and ignore all others (an `hbase.` key there is left alone).\n"
+    "* The database's programs (RegionServer, later HMaster and the REST gateway)\n"
+    "  read `dfs-site.xml` (for their DFS client) and then `hbase-site.xml`\n"
+    "  (`etc/hbase-site.xml` holds the local cluster's settings). As Hadoop merges\n"
+    "  its resources into one Configuration, the two files are merged: either may\n"
+    "  set any key of either table (HBase deployments often put `dfs.` client\n"
+    "  keys in `hbase-site.xml`), and `hbase-site.xml` wins when both set a key.\n"
+    "  These programs judge the `hbase.` and `hfile.` namespaces as well.\n"
+    "\n"
+    "Values come, in increasing precedence, from the defaults below, from the\n"
+    "files, and from `-D key=value` on a command line. `--print-config` shows the\n"
+    "effective value of every key and where it came from.\n"
+    "\n"
+    "How the keys are declared: one table per layer, in the same X-macro format\n"
+    "(name, type, default, bounds, unit, description): the filesystem's in\n"
+    "`dfs/common/conf_keys.def`, the database's in `client/hbase_conf_keys.def`.\n"
+    "`dfs/` knows nothing of the database (DESIGN.md section 5), so the database's\n"
+    "table lives with the code every database program shares and is handed to the\n"
+    "configuration code (`dfs_conf_new_tables`, used by `hbase_conf_new`); the\n"
+    "same parsing, validation, printing and this document serve both tables, and a\n"
+    "table's namespaces are the first components of its key names.\n"
     "\n"
     "Types:\n"
     "\n"
@@ -43,14 +67,38 @@ static const char doc_intro[] =
     "* **host:port**: port 0..65535; port 0 lets the daemon pick a free port.\n"
     "* **list**: comma-separated, no empty element.\n"
     "\n"
-    "A malformed value, a value outside the bounds, or an unknown key in the\n"
-    "`dfs.`, `ipc.` and `net.` namespaces stops the daemon with a message such as\n"
+    "A malformed value, a value outside the bounds, or an unknown key in a judged\n"
+    "namespace stops the daemon with a message such as\n"
     "`namenode: /etc/dfs/dfs-site.xml: dfs.blocksize: value '1k' is below the minimum 4096`.\n"
-    "Keys of other namespaces are ignored here.\n"
+    "The RegionServer also checks keys against each other (e.g.\n"
+    "`hbase.hstore.compaction.min` not above `hbase.hstore.compaction.max`,\n"
+    "`hbase.rootdir` an absolute path) and names file, key and reason likewise.\n"
     "\n"
-    "This file is generated from `dfs/common/conf_keys.def` by\n"
-    "`dfs_conf_print_markdown()`; `tests/unit/test_conf.c` fails when it is out of\n"
-    "date. Regenerate it with `build/bin/test_conf --markdown > docs/configuration.md`.\n"
+    "Where the database's keys differ from HBase: `hfile.block.cache.capacity` is\n"
+    "an absolute size (HBase's `hfile.block.cache.size` is a fraction of the Java\n"
+    "heap, which does not exist here, and is an unknown key);\n"
+    "`hbase.hstore.compaction.throughput.higher.bound` is a fixed limit (HBase\n"
+    "tunes between it and a lower bound by compaction pressure); `hbase.rootdir`\n"
+    "is a path, not a URI; `hbase.zookeeper.quorum` entries carry their port.\n"
+    "\n"
+    "This file is generated from both tables by `dfs_conf_print_markdown_keys()`;\n"
+    "`tests/unit/test_conf.c` fails when it is out of date. Regenerate it with\n"
+    "`build/bin/test_conf --markdown > docs/configuration.md`.\n"
+    "\n";
+
+static const char doc_dfs_head[] =
+    "## Filesystem keys (dfs-site.xml)\n"
+    "\n"
+    "Declared in `dfs/common/conf_keys.def`.\n"
+    "\n";
+
+static const char doc_hbase_head[] =
+    "\n"
+    "## Database keys (hbase-site.xml)\n"
+    "\n"
+    "Declared in `client/hbase_conf_keys.def`; names and defaults are HBase's\n"
+    "where the concept is the same. `regionserver/rs_conf.c` maps them onto the\n"
+    "storage engine's options.\n"
     "\n";
 
 static char tmpdir[PATH_MAX];
@@ -431,13 +479,139 @@ static void test_from_args(void) {
   }
 }
 
+/* A second table, as a higher layer hands one in (the database's is
+ * client/hbase_conf_keys.def; this one keeps the test to conf.c itself). */
+static const struct dfs_conf_key x_keys[] = {
+    {"xdb.count", DFS_CONF_INT, "4", 1, 100, NULL, "a count"},
+    {"xdb.period", DFS_CONF_DURATION, "1000", 1, 60000, "ms", "a period"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+static const struct dfs_conf_table x_table = {"x-site.xml", x_keys};
+static const struct dfs_conf_key dup_keys[] = {
+    {"dfs.replication", DFS_CONF_INT, "3", 1, 512, NULL, "twice"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+static const struct dfs_conf_table dup_table = {"dup-site.xml", dup_keys};
+
+static void write_file(const char *sub, const char *file, const char *text) {
+  char path[PATH_MAX + 96];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, sub);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/%s/%s", tmpdir, sub, file);
+  FILE *f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_tables(void) {
+  const struct dfs_conf_table *both[] = {&dfs_conf_dfs_table, &x_table};
+  dfs_conf *c = dfs_conf_new_tables(both, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "xdb.count"), 4);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.replication"), 3);
+  CU_ASSERT_STRING_EQUAL(dfs_conf_source(c, "xdb.count"), "default");
+  /* Both tables' namespaces are judged; others still pass. */
+  bad(c, "xdb.cuont", "1", "src: xdb.cuont: unknown key");
+  bad(c, "dfs.nope", "1", "unknown key");
+  bad(c, "xdb.count", "0", "src: xdb.count: value '0' is below the minimum 1");
+  CU_ASSERT_EQUAL(set(c, "hbase.anything", "1"), 0);
+  dfs_conf_free(c);
+  /* The filesystem's configuration alone leaves the other table's keys be. */
+  c = dfs_conf_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(set(c, "xdb.cuont", "1"), 0);
+  dfs_conf_free(c);
+  /* Bad table sets. */
+  const struct dfs_conf_table *dup[] = {&dfs_conf_dfs_table, &dup_table};
+  CU_ASSERT_PTR_NULL(dfs_conf_new_tables(dup, 2));
+  CU_ASSERT_PTR_NULL(dfs_conf_new_tables(both, 0));
+  /* The database's table is sound: valid defaults, no name shared with the
+   * filesystem's, durations with a unit, bounds ordered. */
+  c = hbase_conf_new();
+  CU_ASSERT_PTR_NOT_NULL(c);
+  dfs_conf_free(c);
+  for (int i = 0; hbase_conf_keys[i].name; i++) {
+    const struct dfs_conf_key *k = &hbase_conf_keys[i];
+    CU_ASSERT(k->min <= k->max);
+    CU_ASSERT(k->desc && k->desc[0]);
+    CU_ASSERT(strncmp(k->name, "hbase.", 6) == 0 || strncmp(k->name, "hfile.", 6) == 0);
+    if (k->type == DFS_CONF_DURATION)
+      CU_ASSERT(k->unit && (!strcmp(k->unit, "s") || !strcmp(k->unit, "ms")));
+  }
+
+  /* Site files in table order, merged: the later file wins, either file may
+   * set either table's keys, -D wins over both. */
+  write_file("tables", "dfs-site.xml",
+             "<configuration>"
+             "<property><name>xdb.count</name><value>5</value></property>"
+             "<property><name>dfs.replication</name><value>2</value></property>"
+             "<property><name>dfs.ls.limit</name><value>10</value></property>"
+             "</configuration>\n");
+  write_file("tables", "x-site.xml",
+             "<configuration>"
+             "<property><name>xdb.count</name><value>7</value></property>"
+             "<property><name>dfs.ls.limit</name><value>20</value></property>"
+             "</configuration>\n");
+  char dir[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/tables", tmpdir);
+  unsetenv("DFS_CONF_DIR");
+  c = dfs_conf_new_tables(both, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  char *argv[] = {"prog", "--conf", dir, "-D", "xdb.period=2s", NULL};
+  int argc = 5;
+  int rc = dfs_conf_from_args(c, &argc, argv, NULL);
+  CU_ASSERT_EQUAL(rc, 0);
+  if (rc) fprintf(stderr, "%s\n", dfs_err_msg());
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "xdb.count"), 7);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.replication"), 2);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.ls.limit"), 20);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "xdb.period"), 2000);
+  char want[PATH_MAX + 64];
+  snprintf(want, sizeof want, "%s/x-site.xml", dir);
+  CU_ASSERT_STRING_EQUAL(dfs_conf_source(c, "xdb.count"), want);
+  CU_ASSERT_STRING_EQUAL(dfs_conf_source(c, "xdb.period"), "-D");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  dfs_conf_print(c, f);
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "xdb.period = 2s    # -D; a period"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "dfs.replication = 2    # "));
+  free(buf);
+  dfs_conf_free(c);
+
+  /* A typo in the second file names that file. */
+  write_file("tables", "x-site.xml",
+             "<configuration><property><name>xdb.cuont</name><value>7</value></property>"
+             "</configuration>\n");
+  c = dfs_conf_new_tables(both, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  char *argv2[] = {"prog", "--conf", dir, NULL};
+  argc = 3;
+  CU_ASSERT_EQUAL(dfs_conf_from_args(c, &argc, argv2, NULL), DFS_ECONFIG);
+  snprintf(want, sizeof want, "%s/x-site.xml: xdb.cuont: unknown key", dir);
+  CU_ASSERT_STRING_EQUAL(dfs_err_msg(), want);
+  dfs_conf_free(c);
+  /* ... which the filesystem's programs, reading dfs-site.xml only, never see. */
+  c = dfs_conf_new();
+  char *argv3[] = {"prog", "--conf", dir, NULL}; /* argv2 was consumed */
+  argc = 3;
+  CU_ASSERT_EQUAL(dfs_conf_from_args(c, &argc, argv3, NULL), 0);
+  CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.ls.limit"), 10);
+  dfs_conf_free(c);
+}
+
 static char *generate_doc(void) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   if (!f) return NULL;
   fputs(doc_intro, f);
+  fputs(doc_dfs_head, f);
   dfs_conf_print_markdown(f);
+  fputs(doc_hbase_head, f);
+  dfs_conf_print_markdown_keys(hbase_conf_keys, f);
   fclose(f);
   return buf;
 }
@@ -455,14 +629,16 @@ static void test_markdown_doc(void) {
     fclose(f);
   }
   if (doc) {
-    for (int i = 0; dfs_conf_keys[i].name; i++) {
-      char name[160];
-      snprintf(name, sizeof name, "`%s`", dfs_conf_keys[i].name);
-      if (!strstr(doc, name)) {
-        CU_FAIL("key missing from docs/configuration.md");
-        fprintf(stderr, "docs/configuration.md lacks %s\n", dfs_conf_keys[i].name);
+    const struct dfs_conf_key *tables[] = {dfs_conf_keys, hbase_conf_keys};
+    for (size_t t = 0; t < 2; t++)
+      for (int i = 0; tables[t][i].name; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "`%s`", tables[t][i].name);
+        if (!strstr(doc, name)) {
+          CU_FAIL("key missing from docs/configuration.md");
+          fprintf(stderr, "docs/configuration.md lacks %s\n", tables[t][i].name);
+        }
       }
-    }
     if (strcmp(doc, gen) != 0) {
       CU_FAIL("docs/configuration.md is out of date");
       fprintf(stderr, "docs/configuration.md is out of date: regenerate with "
@@ -492,6 +668,7 @@ int main(int argc, char **argv) {
   CU_add_test(s, "unknown_keys", test_unknown_keys);
   CU_add_test(s, "files", test_files);
   CU_add_test(s, "from_args", test_from_args);
+  CU_add_test(s, "tables", test_tables);
   CU_add_test(s, "markdown_doc", test_markdown_doc);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
