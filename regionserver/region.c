@@ -16,6 +16,7 @@
 
 #include "compactor.h"
 #include "errors.h"
+#include "log.h"
 #include "region_internal.h"
 
 void region_opts_init(struct region_opts *o) {
@@ -66,7 +67,26 @@ struct store *region_store(struct region *r, const char *family) {
 
 /* ---- flush ---------------------------------------------------------------- */
 
+int region__check_usable(struct region *r, const char *op) {
+  int rc = atomic_load_explicit(&r->broken, memory_order_acquire);
+  if (rc == 0) return 0;
+  return dfs_err_set(rc, "region %s: %s refused: %s; close it (without flushing) and open it "
+                     "again to recover from the WAL", r->name, op, r->broken_msg);
+}
+
+void region__set_broken(struct region *r, int rc, const char *why) {
+  pthread_mutex_lock(&r->mu);
+  if (atomic_load(&r->broken) == 0) {
+    snprintf(r->broken_msg, sizeof r->broken_msg, "the WAL failed (%s)", why);
+    atomic_store_explicit(&r->broken, rc < 0 ? rc : DFS_EIO, memory_order_release);
+    LOG_ERROR("region", "region %s: %s; the region stops serving", r->name, r->broken_msg);
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
 int region_flush(struct region *r) {
+  int brc = region__check_usable(r, "flush");
+  if (brc) return brc; /* never persist edits the WAL may not have */
   pthread_mutex_lock(&r->flush_mu);
   /* Every write up to the flush sequence id must be in the MemStores:
    * exclusive updates lock, then wait for the in-flight ones. */
@@ -445,7 +465,8 @@ int region_close(struct region *r, bool flush) {
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->flusher, NULL);
   }
-  int rc = flush ? region_flush(r) : 0;
+  int rc = flush && atomic_load(&r->broken) == 0 ? region_flush(r) : 0;
+  if (rc == 0) rc = region__check_usable(r, "close");
   region_free(r);
   return rc;
 }
@@ -454,6 +475,8 @@ int region_close(struct region *r, bool flush) {
 
 int region__scan_at(struct region *r, const struct scan_spec *spec, uint64_t read_point,
                     struct region_scanner **out) {
+  int brc = region__check_usable(r, "read");
+  if (brc) return brc;
   struct scan_spec s = *spec;
   s.read_point = read_point < spec->read_point ? read_point : spec->read_point;
   if (s.now_ms == 0) s.now_ms = region__now(r);

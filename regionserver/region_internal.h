@@ -6,6 +6,7 @@
 #define HB_REGION_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "mvcc.h"
@@ -56,7 +57,19 @@ struct region {
   bool flusher_started;
   uint64_t flushes, flush_errors, compactions, blocked_writes, busy_rejections;
   uint64_t replayed_edits, replay_skipped;
+
+  /* A WAL sync failed after the edit was in the MemStores: the MemStores
+   * now hold an edit that may not be durable, so the region refuses reads,
+   * writes and flushes until it is closed (without flushing) and opened
+   * again from its store files and the WAL. HBase aborts the whole
+   * RegionServer in this case; a region is our unit. */
+  atomic_int broken;              /* 0, or the WAL's error code */
+  char broken_msg[512];           /* written once, before `broken` */
 };
+
+/* 0, or the region's sticky error for `op` (see broken above). */
+int region__check_usable(struct region *r, const char *op);
+void region__set_broken(struct region *r, int rc, const char *why);
 
 int64_t region__now(const struct region *r);
 void region__deadline(struct timespec *ts, int ms);

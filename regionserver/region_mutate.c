@@ -129,8 +129,9 @@ struct pending_write {
 static int apply_locked(struct region *r, struct row_lock *lk, const uint8_t *row, uint32_t row_len,
                         struct cell *cells, size_t n, enum wal_durability durability,
                         struct pending_write *pw) {
+  int rc = region__check_usable(r, "write");
+  if (rc) return rc;
   int64_t now = region__now(r);
-  int rc = 0;
   for (size_t i = 0; i < n; i++) {
     struct cell *c = &cells[i];
     if (c->timestamp != CELL_LATEST_TIMESTAMP) continue;
@@ -182,7 +183,10 @@ static int apply_locked(struct region *r, struct row_lock *lk, const uint8_t *ro
 
 /* Without locks: waits for durability, then makes the write visible. */
 static int finish_write(struct region *r, const struct pending_write *pw, int rc) {
-  if (rc == 0 && pw->txid) rc = wal_sync(r->wal, pw->txid, pw->durability);
+  if (rc == 0 && pw->txid) {
+    rc = wal_sync(r->wal, pw->txid, pw->durability);
+    if (rc) region__set_broken(r, rc, dfs_err_msg());
+  }
   int mrc = mvcc_complete_and_wait(r->mvcc, pw->wn);
   if (rc == 0) rc = mrc;
   if (!r->no_flusher && region__memstore_heap(r) >= r->flush_size) region__request_flush(r);

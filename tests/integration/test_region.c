@@ -684,6 +684,74 @@ static void test_check_and_put(void) {
   CU_ASSERT(wal_close(w) == 0);
 }
 
+/* ---- 5. the WAL fails: the region stops serving, reopening recovers -------- */
+
+static void test_wal_failure(void) {
+  wal *w;
+  CU_ASSERT_FATAL(wal_open(fs, ROOT, "rs-walfail", NULL, &w) == 0);
+  struct region_desc d = {.table = "wf", .name = "wf0001", .families = conc_fams,
+                          .n_families = 1};
+  struct region *r;
+  CU_ASSERT_FATAL(region_open(fs, ROOT, w, &d, cache, NULL, &r) == 0);
+  enum { ACKED = 50 };
+  for (int i = 0; i < ACKED; i++) {
+    char row[16];
+    snprintf(row, sizeof row, "w%03d", i);
+    struct cell c = mk(row, "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, row);
+    CU_ASSERT_FATAL(region_mutate_row(r, (const uint8_t *)row, 4, &c, 1, WAL_SYNC) == 0);
+  }
+  /* Every DataNode dies: the WAL can neither write nor roll. */
+  for (int i = 0; i < 3; i++) CU_ASSERT(mc_kill_dn(mc, i, SIGKILL) == 0);
+  struct cell c = mk("w999", "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, "lost?");
+  double t0 = now_s();
+  int rc = region_mutate_row(r, (const uint8_t *)"w999", 4, &c, 1, WAL_SYNC);
+  printf("\n  WAL failure: the write failed after %.1f s: %s\n", now_s() - t0, dfs_err_msg());
+  CU_ASSERT(rc < 0);
+  /* Not acknowledged, maybe in the MemStore: no read, write or flush may
+   * serve or persist it now. */
+  struct region_row rr;
+  rc = get_row(r, "w001", 1, &rr);
+  CU_ASSERT(rc < 0 && strstr(dfs_err_msg(), "WAL failed") != NULL);
+  if (rc == 0) region_row_free(&rr);
+  CU_ASSERT(region_mutate_row(r, (const uint8_t *)"w998", 4, &c, 1, WAL_SYNC) < 0);
+  CU_ASSERT(region_flush(r) < 0);
+  CU_ASSERT(region_close(r, true) < 0); /* closed anyway, without a flush */
+  char dir[256];
+  snprintf(dir, sizeof dir, "%s", wal_dir(w));
+  wal_close(w); /* fails: the WAL is broken */
+  /* The DataNodes come back; the region is opened again from the WAL. */
+  for (int i = 0; i < 3; i++) CU_ASSERT_FATAL(mc_restart_dn(mc, i) == 0);
+  CU_ASSERT_FATAL(mc_wait_live(mc, 3, 30000) == 0);
+  char **paths = NULL;
+  size_t np = 0;
+  CU_ASSERT_FATAL(wal_list(fs, dir, &paths, &np) == 0);
+  for (size_t i = 0; i < np; i++) CU_ASSERT(wal_recover_file(fs, paths[i], 60000) == 0);
+  struct region_opts o;
+  region_opts_init(&o);
+  o.replay_wals = (const char *const *)paths;
+  o.n_replay_wals = np;
+  CU_ASSERT_FATAL(wal_open(fs, ROOT, "rs-walfail2", NULL, &w) == 0);
+  rc = region_open(fs, ROOT, w, &d, cache, &o, &r);
+  if (rc) fprintf(stderr, "region_open after the WAL failure: %s\n", dfs_err_msg());
+  CU_ASSERT_FATAL(rc == 0);
+  int missing = 0;
+  for (int i = 0; i < ACKED; i++) {
+    char row[16];
+    snprintf(row, sizeof row, "w%03d", i);
+    if (get_row(r, row, 1, &rr) != 0 || rr.n != 1 || rr.cells[0]->value_len != 4 ||
+        memcmp(rr.cells[0]->value, row, 4) != 0)
+      missing++;
+    else
+      region_row_free(&rr);
+  }
+  printf("  WAL failure: %zu WAL file(s) replayed, %d of %d acknowledged rows missing\n", np,
+         missing, ACKED);
+  CU_ASSERT_EQUAL(missing, 0);
+  CU_ASSERT(region_close(r, false) == 0);
+  CU_ASSERT(wal_close(w) == 0);
+  wal_paths_free(paths, np);
+}
+
 int main(void) {
   if (mc_start(NULL, &mc) != 0) return 1;
   if (mc_connect(mc, NULL, &fs) != 0 || block_cache_new(64 << 20, 0, &cache) != 0) {
@@ -696,6 +764,8 @@ int main(void) {
       {"kill -9 of the hosting process: WAL replay, every acknowledged write once", test_kill9},
       {"bulk load, 3 families, every delete type, flushes + compactions, get and scan vs model",
        test_bulk},
+      {"the WAL fails (every DataNode dies): the region stops serving; reopened, every "
+       "acknowledged write is back", test_wal_failure},
       {NULL, NULL}};
   struct mc_test pick[8];
   size_t np = 0;
