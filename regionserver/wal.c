@@ -209,6 +209,11 @@ static const char *base_name(const char *path) {
 static void set_failed(wal *w, int rc, const char *msg) {
   if (w->failed) return;
   w->failed = rc < 0 ? rc : DFS_EIO;
+  /* Kept without our "wal <server>: " prefix: failed_err() adds it once. */
+  size_t pl = strlen(w->server);
+  if (strncmp(msg, "wal ", 4) == 0 && strncmp(msg + 4, w->server, pl) == 0 &&
+      strncmp(msg + 4 + pl, ": ", 2) == 0)
+    msg += 4 + pl + 2;
   snprintf(w->failed_msg, sizeof w->failed_msg, "%s", msg);
   pthread_cond_broadcast(&w->done);
 }
@@ -347,11 +352,12 @@ static int write_batch(wal *w, struct batch *b, bool hs) {
   if (seqmap_merge_max(&w->cur_regions, &b->regions))
     return dfs_err_set(DFS_ENOMEM, "wal %s: out of memory", w->server);
   int rc = 0;
+  /* The first write error, and the last roll error if rolling fails too:
+   * messages of later attempts would only repeat them. */
+  char first[1024] = "";
   for (int attempt = 0;; attempt++) {
     if (attempt > 0) {
       if (attempt > w->o.roll_retries) return rc;
-      char why[1024];
-      snprintf(why, sizeof why, "%s", dfs_err_msg());
       if (attempt > 1) {
         struct timespec ts = {0, 100000000L * (attempt - 1)};
         nanosleep(&ts, NULL);
@@ -359,7 +365,8 @@ static int write_batch(wal *w, struct batch *b, bool hs) {
       /* The file is unusable: continue in a new one, with this batch again. */
       int rrc = roll(w, false);
       if (rrc) {
-        rc = dfs_err_set(rrc, "%s; rolling to a new file: %s", why, dfs_err_msg());
+        rc = dfs_err_set(rrc, "%s; rolling to a new file failed (%d of %d): %s", first, attempt,
+                         w->o.roll_retries, dfs_err_msg());
         continue;
       }
       if (seqmap_merge_max(&w->cur_regions, &b->regions))
@@ -372,7 +379,9 @@ static int write_batch(wal *w, struct batch *b, bool hs) {
       w->cur_records += b->n;
       return 0;
     }
-    rc = dfs_err_set(rc, "wal %s: %s: %s", w->server, w->cur_path, dfs_err_msg());
+    /* The DFS client's message names the file ("write <path>: ..."). */
+    rc = dfs_err_set(rc, "wal %s: %s", w->server, dfs_err_msg());
+    if (!first[0]) snprintf(first, sizeof first, "%s", dfs_err_msg());
   }
 }
 

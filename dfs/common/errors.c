@@ -40,10 +40,15 @@ const char *dfs_errname(int code) {
 }
 
 int dfs_err_set(int code, const char *fmt, ...) {
+  /* Format into a copy first: callers wrap the previous explanation,
+   * dfs_err_set(rc, "open %s: %s", path, dfs_err_msg()), and vsnprintf
+   * into the buffer it reads from garbles the message. */
+  char buf[sizeof tl_msg];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(tl_msg, sizeof tl_msg, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(tl_msg, buf, sizeof buf);
   tl_code = code;
   return code;
 }
