@@ -76,6 +76,15 @@ static void *thr_main(void *arg) {
   return NULL;
 }
 
+/* Wrapping the previous explanation, the pattern used everywhere. */
+static void test_wrap(void) {
+  dfs_err_set(DFS_ECONNREFUSED, "connect to 127.0.0.1:1: Connection refused");
+  dfs_err_set(DFS_ECONNREFUSED, "GET_FILE_INFO to %s: %s", "127.0.0.1:1", dfs_err_msg());
+  dfs_err_set(DFS_ECONNREFUSED, "ls: %s", dfs_err_msg());
+  CU_ASSERT_STRING_EQUAL(dfs_err_msg(),
+                         "ls: GET_FILE_INFO to 127.0.0.1:1: connect to 127.0.0.1:1: Connection refused");
+}
+
 static void test_threads(void) {
   pthread_barrier_t bar;
   pthread_barrier_init(&bar, NULL, 2);
@@ -99,6 +108,7 @@ int main(void) {
   CU_add_test(s, "table", test_table);
   CU_add_test(s, "passthrough", test_passthrough);
   CU_add_test(s, "message", test_message);
+  CU_add_test(s, "wrap", test_wrap);
   CU_add_test(s, "threads", test_threads);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
