@@ -153,7 +153,15 @@ struct wal {
   pthread_t syncer;
   pthread_mutex_t mu;
   pthread_cond_t work; /* to the syncer */
-  pthread_cond_t done; /* to waiters: txids synced, a roll done, room, failure */
+  pthread_cond_t done; /* to waiters: a roll done, room, failure */
+  /* Sync waiters sleep on synced[g & 1] for the batch g that will cover
+   * their txid, so the end of a batch wakes only those it covers (one
+   * broadcast to all would wake the writers of the next batch too, only
+   * for them to sleep again: context switches per put). */
+  pthread_cond_t synced[2];
+  uint64_t batch_gen;   /* generation of the batch in flight or last synced */
+  uint64_t batch_last;  /* last txid of the batch in flight */
+  bool batch_inflight, batch_hs;
 
   /* guarded by mu */
   struct batch pending;
@@ -216,6 +224,8 @@ static void set_failed(wal *w, int rc, const char *msg) {
     msg += 4 + pl + 2;
   snprintf(w->failed_msg, sizeof w->failed_msg, "%s", msg);
   pthread_cond_broadcast(&w->done);
+  pthread_cond_broadcast(&w->synced[0]);
+  pthread_cond_broadcast(&w->synced[1]);
 }
 
 static int failed_err(wal *w) {
@@ -430,6 +440,10 @@ static void *syncer_main(void *arg) {
     bool hs = w->o.hsync || w->want_hsync_txid > w->hsynced_txid;
     uint64_t roll_target = w->roll_req;
     bool closing = w->closing;
+    uint64_t gen = ++w->batch_gen;
+    w->batch_inflight = true;
+    w->batch_last = last;
+    w->batch_hs = hs;
     pthread_cond_broadcast(&w->done); /* room for appenders waiting on max_pending_bytes */
     pthread_mutex_unlock(&w->mu);
 
@@ -475,6 +489,10 @@ static void *syncer_main(void *arg) {
       w->roll_rc = rc ? rc : roll_rc;
       snprintf(w->roll_msg, sizeof w->roll_msg, "%s", rc ? msg : roll_msg);
     }
+    w->batch_inflight = false;
+    pthread_cond_broadcast(&w->synced[gen & 1]);
+    if (rc == 0 && !hs && rolled && w->retired_hsynced) /* hsync waiters of gen + 1 are done too */
+      pthread_cond_broadcast(&w->synced[(gen + 1) & 1]);
     pthread_cond_broadcast(&w->done);
     if (w->closing && w->pending.len == 0) break;
     if (wrote && rc == 0) {
@@ -516,6 +534,8 @@ static void wal_free(wal *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
   pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->synced[0]);
+  pthread_cond_destroy(&w->synced[1]);
   free(w->dir);
   free(w->archive);
   free(w->server);
@@ -538,6 +558,8 @@ int wal_open(dfs_fs *fs, const char *root, const char *server, const struct wal_
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&w->work, &ca);
   pthread_cond_init(&w->done, &ca);
+  pthread_cond_init(&w->synced[0], &ca);
+  pthread_cond_init(&w->synced[1], &ca);
   pthread_condattr_destroy(&ca);
   size_t rl = strlen(root);
   while (rl > 1 && root[rl - 1] == '/') rl--;
@@ -656,7 +678,10 @@ int wal_sync(wal *w, uint64_t txid, enum wal_durability durability) {
     if (txid > w->want_txid) w->want_txid = txid;
     if (fsync && txid > w->want_hsync_txid) w->want_hsync_txid = txid;
     pthread_cond_signal(&w->work);
-    while (*have < txid && !w->failed) pthread_cond_wait(&w->done, &w->mu);
+    while (*have < txid && !w->failed) {
+      bool covered = w->batch_inflight && txid <= w->batch_last && (!fsync || w->batch_hs);
+      pthread_cond_wait(&w->synced[(covered ? w->batch_gen : w->batch_gen + 1) & 1], &w->mu);
+    }
     if (*have < txid) rc = failed_err(w);
   }
 out:
