@@ -7,6 +7,12 @@
  * is read_point + 1. Completing marks a flag and pops done flags from the
  * head, moving the read point. The mutex guards the ring and write_point;
  * read_point is also an atomic so that readers take it without the lock.
+ *
+ * A writer waiting for the read point to pass its number sleeps on its own
+ * condition variable in a list, and an advance wakes exactly the waiters it
+ * covers: with one shared broadcast, the writers of one WAL batch (which
+ * complete together) would wake each other once per completion only to
+ * sleep again, O(n^2) context switches per batch.
  */
 #include "mvcc.h"
 
@@ -17,9 +23,16 @@
 
 #include "errors.h"
 
+struct mvcc_waiter {
+  uint64_t wn;
+  bool woken;
+  pthread_cond_t cv;
+  struct mvcc_waiter *next;
+};
+
 struct mvcc {
   pthread_mutex_t lock;
-  pthread_cond_t advanced;      /* signalled when read_point moves */
+  struct mvcc_waiter *waiters;  /* guarded by lock; on their owners' stacks */
   _Atomic uint64_t read_point;  /* written under lock, read lock-free */
   uint64_t write_point;         /* guarded by lock */
   uint8_t *done;                /* ring of done flags; guarded by lock */
@@ -34,10 +47,6 @@ struct mvcc *mvcc_create(uint64_t start) {
   m->done = calloc(m->cap, 1);
   if (!m->done) goto fail;
   if (pthread_mutex_init(&m->lock, NULL) != 0) goto fail;
-  if (pthread_cond_init(&m->advanced, NULL) != 0) {
-    pthread_mutex_destroy(&m->lock);
-    goto fail;
-  }
   atomic_init(&m->read_point, start);
   m->write_point = start;
   return m;
@@ -49,10 +58,23 @@ fail:
 
 void mvcc_destroy(struct mvcc *m) {
   if (!m) return;
-  pthread_cond_destroy(&m->advanced);
   pthread_mutex_destroy(&m->lock);
   free(m->done);
   free(m);
+}
+
+/* The read point moved to rp: wake the waiters it covers. Caller holds lock. */
+static void wake_covered(struct mvcc *m, uint64_t rp) {
+  for (struct mvcc_waiter **pp = &m->waiters; *pp;) {
+    struct mvcc_waiter *w = *pp;
+    if (w->wn <= rp) {
+      *pp = w->next;
+      w->woken = true;
+      pthread_cond_signal(&w->cv);
+    } else {
+      pp = &w->next;
+    }
+  }
 }
 
 /* Pending count. Caller holds lock. */
@@ -112,7 +134,7 @@ int mvcc_complete(struct mvcc *m, uint64_t wn) {
     /* Release: whoever sees the new read point sees the cells inserted
      * before these writes were completed. */
     atomic_store_explicit(&m->read_point, nrp, memory_order_release);
-    pthread_cond_broadcast(&m->advanced);
+    wake_covered(m, nrp);
   }
   pthread_mutex_unlock(&m->lock);
   return 0;
@@ -133,9 +155,16 @@ uint64_t mvcc_write_point(const struct mvcc *m) {
 void mvcc_wait_for_read_point(struct mvcc *m, uint64_t wn) {
   if (mvcc_read_point(m) >= wn) return;
   pthread_mutex_lock(&m->lock);
-  while (atomic_load_explicit(&m->read_point, memory_order_relaxed) < wn)
-    pthread_cond_wait(&m->advanced, &m->lock);
+  if (atomic_load_explicit(&m->read_point, memory_order_relaxed) >= wn) {
+    pthread_mutex_unlock(&m->lock);
+    return;
+  }
+  struct mvcc_waiter w = {.wn = wn, .next = m->waiters};
+  pthread_cond_init(&w.cv, NULL);
+  m->waiters = &w;
+  while (!w.woken) pthread_cond_wait(&w.cv, &m->lock);
   pthread_mutex_unlock(&m->lock);
+  pthread_cond_destroy(&w.cv);
 }
 
 int mvcc_complete_and_wait(struct mvcc *m, uint64_t wn) {
@@ -155,7 +184,7 @@ int mvcc_advance_to(struct mvcc *m, uint64_t seq) {
   if (seq > m->write_point) {
     m->write_point = seq;
     atomic_store_explicit(&m->read_point, seq, memory_order_release);
-    pthread_cond_broadcast(&m->advanced);
+    wake_covered(m, seq);
   }
   pthread_mutex_unlock(&m->lock);
   return 0;
