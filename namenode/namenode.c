@@ -65,6 +65,7 @@ void namenode_config(const dfs_conf *conf, struct nn_config *cfg, char *topo_buf
       dfs_conf_int(conf, "dfs.namenode.reconstruction.pending.timeout-sec") * 1000;
   cfg->lease_soft_ms = dfs_conf_int(conf, "dfs.namenode.lease.soft-limit");
   cfg->lease_hard_ms = dfs_conf_int(conf, "dfs.namenode.lease.hard-limit");
+  cfg->recovery_retry_ms = dfs_conf_int(conf, "dfs.namenode.block-recovery.retry-interval");
   /* the buffer's second half holds the exclude file's path */
   size_t half = topo_cap / 2;
   char *excl_buf = topo_buf + half;

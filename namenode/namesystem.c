@@ -64,6 +64,7 @@ void nn_config_defaults(struct nn_config *c) {
   c->repl_pending_timeout_ms = 300000;
   c->lease_soft_ms = 60000;
   c->lease_hard_ms = 3600000;
+  c->recovery_retry_ms = 10000;
 }
 
 const struct nn_config *nn_ns_config(const nn_ns *ns) { return &ns->cfg; }
@@ -788,6 +789,7 @@ static int ns_alloc(const struct nn_config *cfg, nn_ns **out) {
   nn_leases_init(&ns->leases);
   if (ns->cfg.lease_soft_ms <= 0) ns->cfg.lease_soft_ms = 60000;
   if (ns->cfg.lease_hard_ms <= 0) ns->cfg.lease_hard_ms = 3600000;
+  if (ns->cfg.recovery_retry_ms <= 0) ns->cfg.recovery_retry_ms = 10000;
   if (ns->cfg.repl_max_streams == 0) ns->cfg.repl_max_streams = 2;
   if (ns->cfg.repl_pending_timeout_ms <= 0) ns->cfg.repl_pending_timeout_ms = 300000;
   ns->cfg.name_dir = ns->s_name_dir;

@@ -50,6 +50,7 @@ struct nn_config {
   int64_t repl_pending_timeout_ms; /* dfs.namenode.reconstruction.pending.timeout-sec */
   int64_t lease_soft_ms;         /* dfs.namenode.lease.soft-limit */
   int64_t lease_hard_ms;         /* dfs.namenode.lease.hard-limit */
+  int64_t recovery_retry_ms;     /* dfs.namenode.block-recovery.retry-interval */
   const char *hosts_exclude_file; /* dfs.hosts.exclude resolved; NULL: none */
 };
 

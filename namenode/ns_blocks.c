@@ -726,9 +726,6 @@ void nn_drop_dn_replicas(nn_ns *ns, struct nn_datanode *dn) {
 /* The name HDFS gives the lease while the NameNode recovers it: the old
  * writer's calls fail from then on (fencing). */
 #define NN_RECOVERY_HOLDER "HDFS_NameNode"
-/* A recovery not finished within this long is started again (the primary
- * may have died). */
-#define NN_RECOVERY_RETRY_MS 10000
 
 static int log_close(nn_ns *ns, nn_inode *f, const char *path, uint64_t *txid) {
   int64_t now = nn_wall_ms();
@@ -824,7 +821,9 @@ int nn_recover_file(nn_ns *ns, nn_inode *f, const char *path, const char *op,
     nn_lease_add(&ns->leases, h, f, nn_mono_ms());
   }
   int64_t now = nn_mono_ms();
-  if (last->recovery_gs && now - last->recovery_ms < NN_RECOVERY_RETRY_MS)
+  /* Not finished within dfs.namenode.block-recovery.retry-interval: the
+   * primary may have died; start again (a newer stamp fences the old one). */
+  if (last->recovery_gs && now - last->recovery_ms < ns->cfg.recovery_retry_ms)
     goto done; /* in progress */
   /* Holders of the last block: its pipeline and any reported replica. */
   struct nn_datanode *holders[NN_PLACEMENT_MAX];

@@ -385,7 +385,10 @@ static void test_hflush_writer_and_dn_killed(void) {
 }
 
 static void test_start(void) {
-  static const char *const conf[] = {"dfs.blockreport.intervalMsec=5000", NULL};
+  /* A recovery whose primary died is started again after 2 s (10 s by
+   * default), so the writer-and-DataNode case does not wait long. */
+  static const char *const conf[] = {"dfs.blockreport.intervalMsec=5000",
+                                     "dfs.namenode.block-recovery.retry-interval=2000", NULL};
   struct mc_opts o = {.num_datanodes = 3, .blocksize = "1m", .replication = 3, .conf = conf};
   CU_ASSERT_FATAL(mc_start(&o, &g_mc) == 0);
 }
