@@ -67,6 +67,31 @@
 #include "bench_util.h"
 #include "ycsb.h"
 
+int ycsb_each_engine_opt(const char *engine, const char *extra,
+                         int (*set)(void *arg, const char *key, const char *value, char *err,
+                                    size_t errcap),
+                         void *arg, char *err, size_t errcap) {
+  if (!extra || !*extra) return 0;
+  char *dup = strdup(extra), *save = NULL;
+  if (!dup) {
+    snprintf(err, errcap, "%s: out of memory", engine);
+    return -1;
+  }
+  int rc = 0;
+  for (char *kv = strtok_r(dup, ",", &save); kv && rc == 0; kv = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(kv, '=');
+    if (!eq) {
+      snprintf(err, errcap, "%s: engine option \"%s\" is not key=value", engine, kv);
+      rc = -1;
+      break;
+    }
+    *eq = 0;
+    rc = set(arg, kv, eq + 1, err, errcap) ? -1 : 0;
+  }
+  free(dup);
+  return rc;
+}
+
 static const struct ycsb_engine *const engines[] = {
 #ifdef YCSB_HAVE_ROCKSDB
     &ycsb_engine_rocksdb,

@@ -33,6 +33,14 @@
 
 /* What the harness asks of a store. Strings are owned by the caller and
  * live until close. */
+/* Calls set(arg, key, value, err, errcap) for each "key=value" of extra
+ * (comma-separated; NULL or "" is none) and stops at the first non-zero
+ * return. An item without '=' is an error naming the engine. 0 or -1. */
+int ycsb_each_engine_opt(const char *engine, const char *extra,
+                         int (*set)(void *arg, const char *key, const char *value, char *err,
+                                    size_t errcap),
+                         void *arg, char *err, size_t errcap);
+
 struct ycsb_engine_opts {
   const char *dir;       /* an existing empty directory the engine owns */
   int sync;              /* 1: a put returns only once it is durable (WAL

@@ -41,6 +41,7 @@
 #include "minicluster.h"
 #include "region.h"
 #include "wal.h"
+#include "bench_util.h"
 #include "ycsb.h"
 
 #define RG_TABLE "usertable"
@@ -75,89 +76,57 @@ static const char *rg_wal_name(enum wal_durability d) {
   return "?";
 }
 
-static int rg_parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-  }
-  if (*end) return -1;
-  *out = v;
-  return 0;
-}
-
-/* Apply "key=value,key=value" to the settings in g. */
-static int rg_parse_extra(struct rg *g, const char *extra, char *err, size_t errcap) {
-  if (!extra || !*extra) return 0;
-  char *dup = strdup(extra), *save = NULL;
-  if (!dup) {
-    snprintf(err, errcap, "region: out of memory");
-    return -1;
-  }
+/* One engine option (ycsb_each_engine_opt) into the settings in arg. */
+static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_t errcap) {
+  struct rg *g = arg;
   int rc = 0;
-  for (char *kv = strtok_r(dup, ",", &save); kv && rc == 0; kv = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(kv, '=');
-    if (!eq) {
-      snprintf(err, errcap, "region: engine option \"%s\" is not key=value", kv);
+  uint64_t n = 0;
+  if (strcmp(kv, "namenode") == 0) {
+    if (!*v || strlen(v) >= sizeof g->namenode || !strchr(v, ':')) {
+      snprintf(err, errcap, "region: namenode=%s: expected host:port", v);
       rc = -1;
-      break;
-    }
-    *eq = 0;
-    const char *v = eq + 1;
-    uint64_t n = 0;
-    if (strcmp(kv, "namenode") == 0) {
-      if (!*v || strlen(v) >= sizeof g->namenode || !strchr(v, ':')) {
-        snprintf(err, errcap, "region: namenode=%s: expected host:port", v);
-        rc = -1;
-      } else {
-        snprintf(g->namenode, sizeof g->namenode, "%s", v);
-      }
-    } else if (strcmp(kv, "compression") == 0) {
-      if (strcmp(v, "none") == 0) g->compression = HFILE_COMPRESSION_NONE;
-      else if (strcmp(v, "snappy") == 0) g->compression = HFILE_COMPRESSION_SNAPPY;
-      else {
-        snprintf(err, errcap, "region: compression=%s: use none or snappy", v);
-        rc = -1;
-      }
-    } else if (strcmp(kv, "wal") == 0) {
-      rc = -1;
-      for (size_t i = 0; i < sizeof rg_wal_modes / sizeof rg_wal_modes[0]; i++)
-        if (strcmp(v, rg_wal_modes[i].name) == 0) {
-          g->durability = rg_wal_modes[i].d;
-          rc = 0;
-        }
-      if (rc) snprintf(err, errcap, "region: wal=%s: use hflush, hsync, async or skip", v);
-    } else if (rg_parse_u64(v, &n) != 0) {
-      snprintf(err, errcap, "region: engine option %s=%s: not a number", kv, v);
-      rc = -1;
-    } else if (strcmp(kv, "flush_size") == 0 && n >= (1u << 20)) {
-      g->flush_size = n;
-    } else if (strcmp(kv, "block_size") == 0 && n >= 1024 && n <= (16u << 20)) {
-      g->block_size = n;
-    } else if (strcmp(kv, "bloom") == 0 && n <= 1) {
-      g->bloom = n == 1;
-    } else if (strcmp(kv, "replication") == 0 && n >= 1 && n <= 32) {
-      g->replication = (int)n;
-    } else if (strcmp(kv, "datanodes") == 0 && n >= 1 && n <= 32) {
-      g->datanodes = (int)n;
-    } else if (strcmp(kv, "dfs_blocksize") == 0 && n >= (1u << 20) && n % 512 == 0) {
-      g->dfs_blocksize = n;
     } else {
-      snprintf(err, errcap,
-               "region: engine option %s=%s unknown or out of range (namenode=host:port, "
-               "flush_size>=1m, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
-               "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, "
-               "wal=hflush|hsync|async|skip)",
-               kv, v);
+      snprintf(g->namenode, sizeof g->namenode, "%s", v);
+    }
+  } else if (strcmp(kv, "compression") == 0) {
+    if (strcmp(v, "none") == 0) g->compression = HFILE_COMPRESSION_NONE;
+    else if (strcmp(v, "snappy") == 0) g->compression = HFILE_COMPRESSION_SNAPPY;
+    else {
+      snprintf(err, errcap, "region: compression=%s: use none or snappy", v);
       rc = -1;
     }
+  } else if (strcmp(kv, "wal") == 0) {
+    rc = -1;
+    for (size_t i = 0; i < sizeof rg_wal_modes / sizeof rg_wal_modes[0]; i++)
+      if (strcmp(v, rg_wal_modes[i].name) == 0) {
+        g->durability = rg_wal_modes[i].d;
+        rc = 0;
+      }
+    if (rc) snprintf(err, errcap, "region: wal=%s: use hflush, hsync, async or skip", v);
+  } else if (bench_parse_size(v, &n) != 0) {
+    snprintf(err, errcap, "region: engine option %s=%s: not a number", kv, v);
+    rc = -1;
+  } else if (strcmp(kv, "flush_size") == 0 && n >= (1u << 20)) {
+    g->flush_size = n;
+  } else if (strcmp(kv, "block_size") == 0 && n >= 1024 && n <= (16u << 20)) {
+    g->block_size = n;
+  } else if (strcmp(kv, "bloom") == 0 && n <= 1) {
+    g->bloom = n == 1;
+  } else if (strcmp(kv, "replication") == 0 && n >= 1 && n <= 32) {
+    g->replication = (int)n;
+  } else if (strcmp(kv, "datanodes") == 0 && n >= 1 && n <= 32) {
+    g->datanodes = (int)n;
+  } else if (strcmp(kv, "dfs_blocksize") == 0 && n >= (1u << 20) && n % 512 == 0) {
+    g->dfs_blocksize = n;
+  } else {
+    snprintf(err, errcap,
+             "region: engine option %s=%s unknown or out of range (namenode=host:port, "
+             "flush_size>=1m, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
+             "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, "
+             "wal=hflush|hsync|async|skip)",
+             kv, v);
+    rc = -1;
   }
-  free(dup);
   return rc;
 }
 
@@ -205,7 +174,7 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   g->bloom = true;                 /* BLOOMFILTER => ROW, HBase's default */
   g->compression = HFILE_COMPRESSION_SNAPPY;
   g->durability = o->sync ? WAL_FSYNC : WAL_SYNC;
-  if (rg_parse_extra(g, o->extra, err, errcap) != 0) {
+  if (ycsb_each_engine_opt("region", o->extra, rg_set_opt, g, err, errcap) != 0) {
     free(g);
     return YCSB_ERROR;
   }

@@ -22,6 +22,7 @@
 
 #include <rocksdb/c.h>
 
+#include "bench_util.h"
 #include "ycsb.h"
 
 #ifndef YCSB_ROCKSDB_VERSION
@@ -55,69 +56,37 @@ static const char *rdb_compression_name(int v) {
   return "?";
 }
 
-static int rdb_parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-  }
-  if (*end) return -1;
-  *out = v;
-  return 0;
-}
-
-/* Apply "key=value,key=value" to the settings in r. */
-static int rdb_parse_extra(struct rdb *r, const char *extra, char *err, size_t errcap) {
-  if (!extra || !*extra) return 0;
-  char *dup = strdup(extra), *save = NULL;
-  if (!dup) {
-    snprintf(err, errcap, "rocksdb: out of memory");
-    return -1;
-  }
+/* One engine option (ycsb_each_engine_opt) into the settings in arg. */
+static int rdb_set_opt(void *arg, const char *kv, const char *v, char *err, size_t errcap) {
+  struct rdb *r = arg;
   int rc = 0;
-  for (char *kv = strtok_r(dup, ",", &save); kv && rc == 0; kv = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(kv, '=');
-    if (!eq) {
-      snprintf(err, errcap, "rocksdb: engine option \"%s\" is not key=value", kv);
-      rc = -1;
-      break;
-    }
-    *eq = 0;
-    const char *v = eq + 1;
-    uint64_t n = 0;
-    if (strcmp(kv, "compression") == 0) {
-      rc = -1;
-      for (size_t i = 0; i < sizeof rdb_compressions / sizeof rdb_compressions[0]; i++)
-        if (strcmp(v, rdb_compressions[i].name) == 0) {
-          r->compression = rdb_compressions[i].value;
-          rc = 0;
-        }
-      if (rc) snprintf(err, errcap, "rocksdb: compression=%s: use none, snappy, lz4 or zstd", v);
-    } else if (rdb_parse_u64(v, &n) != 0) {
-      snprintf(err, errcap, "rocksdb: engine option %s=%s: not a number", kv, v);
-      rc = -1;
-    } else if (strcmp(kv, "block_size") == 0 && n >= 512) {
-      r->block_size = n;
-    } else if (strcmp(kv, "write_buffer") == 0 && n >= (1u << 20)) {
-      r->write_buffer = n;
-    } else if (strcmp(kv, "bloom_bits") == 0 && n <= 64) {
-      r->bloom_bits = (int)n;
-    } else if (strcmp(kv, "bg_jobs") == 0 && n >= 1 && n <= 64) {
-      r->bg_jobs = (int)n;
-    } else {
-      snprintf(err, errcap,
-               "rocksdb: engine option %s=%s unknown or out of range (block_size>=512, "
-               "write_buffer>=1m, bloom_bits<=64, bg_jobs 1..64, compression)",
-               kv, v);
-      rc = -1;
-    }
+  uint64_t n = 0;
+  if (strcmp(kv, "compression") == 0) {
+    rc = -1;
+    for (size_t i = 0; i < sizeof rdb_compressions / sizeof rdb_compressions[0]; i++)
+      if (strcmp(v, rdb_compressions[i].name) == 0) {
+        r->compression = rdb_compressions[i].value;
+        rc = 0;
+      }
+    if (rc) snprintf(err, errcap, "rocksdb: compression=%s: use none, snappy, lz4 or zstd", v);
+  } else if (bench_parse_size(v, &n) != 0) {
+    snprintf(err, errcap, "rocksdb: engine option %s=%s: not a number", kv, v);
+    rc = -1;
+  } else if (strcmp(kv, "block_size") == 0 && n >= 512) {
+    r->block_size = n;
+  } else if (strcmp(kv, "write_buffer") == 0 && n >= (1u << 20)) {
+    r->write_buffer = n;
+  } else if (strcmp(kv, "bloom_bits") == 0 && n <= 64) {
+    r->bloom_bits = (int)n;
+  } else if (strcmp(kv, "bg_jobs") == 0 && n >= 1 && n <= 64) {
+    r->bg_jobs = (int)n;
+  } else {
+    snprintf(err, errcap,
+             "rocksdb: engine option %s=%s unknown or out of range (block_size>=512, "
+             "write_buffer>=1m, bloom_bits<=64, bg_jobs 1..64, compression)",
+             kv, v);
+    rc = -1;
   }
-  free(dup);
   return rc;
 }
 
@@ -145,7 +114,7 @@ static int rdb_open(const struct ycsb_engine_opts *o, void **out, char *err, siz
   r->bloom_bits = 10;
   r->bg_jobs = 2;
   r->compression = rocksdb_snappy_compression;
-  if (rdb_parse_extra(r, o->extra, err, errcap) != 0) {
+  if (ycsb_each_engine_opt("rocksdb", o->extra, rdb_set_opt, r, err, errcap) != 0) {
     rdb_free(r);
     return YCSB_ERROR;
   }
