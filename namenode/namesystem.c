@@ -417,6 +417,16 @@ int nn_log(nn_ns *ns, Nn__EditRecord *rec, uint64_t *txid) {
   return rc;
 }
 
+int nn_log_new_genstamp(nn_ns *ns, const char *path, uint64_t *gs, uint64_t *txid) {
+  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
+  rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
+  rec.has_path = rec.has_genstamp = true;
+  rec.path.data = (uint8_t *)path;
+  rec.path.len = strlen(path);
+  rec.genstamp = *gs = ++ns->genstamp;
+  return nn_log(ns, &rec, txid);
+}
+
 int nn_unlock_sync(nn_ns *ns, uint64_t txid) {
   pthread_rwlock_unlock(&ns->lock);
   if (txid == 0) return 0;

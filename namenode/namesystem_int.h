@@ -124,6 +124,9 @@ void nn_do_close(nn_ns *ns, nn_inode *f, const struct nn_blk *last, int64_t mtim
 /* Append rec (under the write lock). On failure the change is already in
  * memory: the log is in its failed state and the daemon is stopping. */
 int nn_log(nn_ns *ns, Nn__EditRecord *rec, uint64_t *txid);
+/* A new generation stamp for a block of the file at path (pipeline or
+ * lease recovery), logged (OP_SET_GENSTAMP) so it is never handed out twice. */
+int nn_log_new_genstamp(nn_ns *ns, const char *path, uint64_t *gs, uint64_t *txid);
 /* Unlock the write lock, then wait for txid to be durable. */
 int nn_unlock_sync(nn_ns *ns, uint64_t txid);
 

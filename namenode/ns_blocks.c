@@ -401,6 +401,13 @@ static size_t block_locs(nn_ns *ns, const struct nn_caller *c, struct nn_block *
   return n;
 }
 
+/* DFS_ENOENT or DFS_EISDIR unless f is a file. */
+static int must_be_file(const char *op, const char *path, const nn_inode *f) {
+  if (!f) return dfs_err_set(DFS_ENOENT, "%s: %s: File does not exist", op, path);
+  if (f->is_dir) return dfs_err_set(DFS_EISDIR, "%s: %s: Path is not a file", op, path);
+  return 0;
+}
+
 int nn_ns_get_block_locations(nn_ns *ns, const struct nn_caller *c, const uint8_t *p,
                               size_t plen, uint64_t offset, uint64_t length,
                               struct nn_located_blocks *out) {
@@ -415,14 +422,7 @@ int nn_ns_get_block_locations(nn_ns *ns, const struct nn_caller *c, const uint8_
   pthread_rwlock_rdlock(&ns->lock);
   if ((rc = nn_resolve(ns, &pc, op, path, &r)) != 0) goto out;
   nn_inode *f = r.target;
-  if (!f) {
-    rc = dfs_err_set(DFS_ENOENT, "%s: %s: File does not exist", op, path);
-    goto out;
-  }
-  if (f->is_dir) {
-    rc = dfs_err_set(DFS_EISDIR, "%s: %s: Path is not a file", op, path);
-    goto out;
-  }
+  if ((rc = must_be_file(op, path, f)) != 0) goto out;
   if ((rc = nn_pc_check(&pc, op, f, NN_R)) != 0) goto out;
   uint32_t nb = f->u.file.nblocks;
   out->blocks = calloc(nb ? nb : 1, sizeof *out->blocks);
@@ -849,16 +849,8 @@ int nn_recover_file(nn_ns *ns, nn_inode *f, const char *path, const char *op,
     }
     goto done;
   }
-  /* A new generation stamp, logged so it is never handed out twice. */
-  uint64_t new_gs = ns->genstamp + 1;
-  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
-  rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
-  rec.has_path = rec.has_genstamp = true;
-  rec.path.data = (uint8_t *)path;
-  rec.path.len = strlen(path);
-  rec.genstamp = new_gs;
-  ns->genstamp = new_gs;
-  if ((rc = nn_log(ns, &rec, &txid)) != 0) goto done;
+  uint64_t new_gs;
+  if ((rc = nn_log_new_genstamp(ns, path, &new_gs, &txid)) != 0) goto done;
   /* The primary: the holder heard from most recently. */
   size_t prim = 0;
   for (size_t k = 1; k < nh; k++)
@@ -890,14 +882,7 @@ int nn_ns_recover_lease(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, 
   pthread_rwlock_wrlock(&ns->lock);
   if ((rc = nn_resolve(ns, &pc, op, path, &r)) != 0) goto out;
   nn_inode *f = r.target;
-  if (!f) {
-    rc = dfs_err_set(DFS_ENOENT, "%s: %s: File does not exist", op, path);
-    goto out;
-  }
-  if (f->is_dir) {
-    rc = dfs_err_set(DFS_EISDIR, "%s: %s: Path is not a file", op, path);
-    goto out;
-  }
+  if ((rc = must_be_file(op, path, f)) != 0) goto out;
   if ((rc = nn_pc_check(&pc, op, f, NN_W)) != 0) goto out;
   if (!f->u.file.uc) {
     *closed = true;

@@ -76,15 +76,8 @@ int nn_ns_update_block_for_pipeline(nn_ns *ns, const char *client, const struct 
                      ", not %" PRIu64, op, path, b->id, b->genstamp, blk->genstamp);
     goto out;
   }
-  uint64_t new_gs = ns->genstamp + 1;
-  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
-  rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
-  rec.has_path = rec.has_genstamp = true;
-  rec.path.data = (uint8_t *)path;
-  rec.path.len = strlen(path);
-  rec.genstamp = new_gs;
-  ns->genstamp = new_gs;
-  if ((rc = nn_log(ns, &rec, &txid)) != 0) goto out;
+  uint64_t new_gs;
+  if ((rc = nn_log_new_genstamp(ns, path, &new_gs, &txid)) != 0) goto out;
   uint64_t off = 0;
   nn_inode *f = b->file;
   for (uint32_t i = 0; i + 1 < f->u.file.nblocks; i++) off += f->u.file.blocks[i]->num_bytes;
