@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
 
 bool cell_type_valid(uint8_t type) {
@@ -90,22 +91,6 @@ size_t cell_encoded_size(const struct cell *c) {
   return 4 + 4 + (size_t)key_len_of(c) + c->value_len + 8;
 }
 
-static uint8_t *put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--) *p++ = (uint8_t)(v >> (8 * i));
-  return p;
-}
-static uint8_t *put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-  return p + 4;
-}
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
-static uint32_t get_u32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint8_t *put_bytes(uint8_t *p, const uint8_t *b, size_t n) {
   if (n) memcpy(p, b, n);
@@ -114,24 +99,27 @@ static uint8_t *put_bytes(uint8_t *p, const uint8_t *b, size_t n) {
 
 size_t cell_encode(const struct cell *c, uint8_t *out) {
   uint8_t *p = out;
-  p = put_u32(p, key_len_of(c));
-  p = put_u32(p, c->value_len);
+  dfs_put_be32(p, key_len_of(c));
+  dfs_put_be32(p + 4, c->value_len);
+  p += 8;
   *p++ = (uint8_t)(c->row_len >> 8);
   *p++ = (uint8_t)c->row_len;
   p = put_bytes(p, c->row, c->row_len);
   *p++ = (uint8_t)c->family_len;
   p = put_bytes(p, c->family, c->family_len);
   p = put_bytes(p, c->qualifier, c->qualifier_len);
-  p = put_u64(p, (uint64_t)c->timestamp);
+  dfs_put_be64(p, (uint64_t)c->timestamp);
+  p += 8;
   *p++ = c->type;
   p = put_bytes(p, c->value, c->value_len);
-  p = put_u64(p, c->seq_id);
+  dfs_put_be64(p, c->seq_id);
+  p += 8;
   return (size_t)(p - out);
 }
 
 int cell_decode(const uint8_t *buf, size_t len, struct cell *out, size_t *used) {
   if (len < 8) return dfs_err_set(DFS_ECORRUPT, "cell: %zu bytes, shorter than a header", len);
-  uint32_t klen = get_u32(buf), vlen = get_u32(buf + 4);
+  uint32_t klen = dfs_get_be32(buf), vlen = dfs_get_be32(buf + 4);
   /* smallest key: row_len(2) + 1-byte row + family_len(1) + ts(8) + type(1) */
   if (klen < 2 + 1 + 1 + 8 + 1 || klen > 2 + CELL_MAX_ROW + 1 + CELL_MAX_FAMILY + CELL_MAX_QUALIFIER + 9)
     return dfs_err_set(DFS_ECORRUPT, "cell: key length %u out of bounds", klen);
@@ -160,11 +148,11 @@ int cell_decode(const uint8_t *buf, size_t len, struct cell *out, size_t *used) 
   out->family_len = flen;
   out->qualifier = out->family + flen;
   out->qualifier_len = qlen;
-  out->timestamp = (int64_t)get_u64(ts);
+  out->timestamp = (int64_t)dfs_get_be64(ts);
   out->type = type;
   out->value = k + klen;
   out->value_len = vlen;
-  out->seq_id = get_u64(k + klen + vlen);
+  out->seq_id = dfs_get_be64(k + klen + vlen);
   if (used) *used = total;
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
 
 /* splitmix64's finaliser: a full-avalanche 64-bit mix. */
@@ -45,20 +46,6 @@ unsigned bloom_probes(unsigned bits_per_key) {
   return k;
 }
 
-static void put_u32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
 
 /* Probe i of a hash: (h + i * step) mod nbits with an odd step taken from
  * the other half of the hash (double hashing). */
@@ -74,10 +61,10 @@ int bloom_build(const uint64_t *hashes, size_t n, unsigned bits_per_key, size_t 
   uint8_t *buf = calloc(1, BLOOM_HEADER_SIZE + nbytes);
   if (!buf) return dfs_err_set(DFS_ENOMEM, "bloom: out of memory (%zu bytes)", nbytes);
   unsigned k = bloom_probes(bits_per_key);
-  put_u32(buf, BLOOM_VERSION);
-  put_u32(buf + 4, k);
-  put_u64(buf + 8, n);
-  put_u64(buf + 16, nbits);
+  dfs_put_be32(buf, BLOOM_VERSION);
+  dfs_put_be32(buf + 4, k);
+  dfs_put_be64(buf + 8, n);
+  dfs_put_be64(buf + 16, nbits);
   uint8_t *bits = buf + BLOOM_HEADER_SIZE;
   if (nbits > 0) {
     for (size_t i = 0; i < n; i++) {
@@ -97,12 +84,12 @@ int bloom_build(const uint64_t *hashes, size_t n, unsigned bits_per_key, size_t 
 int bloom_parse(const uint8_t *buf, size_t len, struct bloom *b) {
   if (len < BLOOM_HEADER_SIZE)
     return dfs_err_set(DFS_ECORRUPT, "bloom: %zu bytes, shorter than its header", len);
-  uint32_t version = get_u32(buf);
+  uint32_t version = dfs_get_be32(buf);
   if (version != BLOOM_VERSION)
     return dfs_err_set(DFS_ECORRUPT, "bloom: unknown version %u", version);
-  uint32_t k = get_u32(buf + 4);
+  uint32_t k = dfs_get_be32(buf + 4);
   if (k < 1 || k > BLOOM_MAX_K) return dfs_err_set(DFS_ECORRUPT, "bloom: %u probes", k);
-  uint64_t nkeys = get_u64(buf + 8), nbits = get_u64(buf + 16);
+  uint64_t nkeys = dfs_get_be64(buf + 8), nbits = dfs_get_be64(buf + 16);
   if (nbits > (uint64_t)(len - BLOOM_HEADER_SIZE) * 8 || (nbits + 7) / 8 != len - BLOOM_HEADER_SIZE)
     return dfs_err_set(DFS_ECORRUPT, "bloom: %llu bits do not match %zu bytes",
                        (unsigned long long)nbits, len - BLOOM_HEADER_SIZE);

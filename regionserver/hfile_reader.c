@@ -22,6 +22,7 @@
 
 #include <snappy-c.h>
 
+#include "bytes.h"
 #include "bloom.h"
 #include "crc32c.h"
 #include "errors.h"
@@ -44,14 +45,6 @@ static const char *kind_magic(int kind) {
   }
 }
 
-static uint32_t get_u32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
 
 /* An index payload: u32 n | u32 rel_off[n] | entries. */
 struct idx_view {
@@ -92,7 +85,7 @@ struct hfile_reader {
 
 static bool view_init(const uint8_t *p, size_t len, struct idx_view *v) {
   if (len < 4) return false;
-  uint32_t n = get_u32(p);
+  uint32_t n = dfs_get_be32(p);
   if (n > (len - 4) / 4) return false;
   v->n = n;
   v->offs = p + 4;
@@ -103,12 +96,12 @@ static bool view_init(const uint8_t *p, size_t len, struct idx_view *v) {
 
 /* Entry i, bounds-checked: 0 or -1 (malformed). */
 static int view_entry(const struct idx_view *v, uint32_t i, struct idx_ent *e) {
-  size_t rel = get_u32(v->offs + 4 * (size_t)i);
+  size_t rel = dfs_get_be32(v->offs + 4 * (size_t)i);
   if (rel > v->ents_len || v->ents_len - rel < 16) return -1;
   const uint8_t *q = v->ents + rel;
-  e->off = get_u64(q);
-  e->size = get_u32(q + 8);
-  uint32_t klen = get_u32(q + 12);
+  e->off = dfs_get_be64(q);
+  e->size = dfs_get_be32(q + 8);
+  uint32_t klen = dfs_get_be32(q + 12);
   if (klen > v->ents_len - rel - 16) return -1;
   size_t used;
   if (cell_decode(q + 16, klen, &e->key, &used) != 0 || used != klen) return -1;
@@ -155,14 +148,14 @@ static int check_block(const struct hfile_reader *r, const uint8_t *raw, size_t 
   if (memcmp(raw, magic, HFILE_MAGIC_LEN) != 0)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: block at offset %llu: bad magic (expected %.8s)",
                        r->name, (unsigned long long)off, magic);
-  *plen = get_u32(raw + 8);
-  *ulen = get_u32(raw + 12);
+  *plen = dfs_get_be32(raw + 8);
+  *ulen = dfs_get_be32(raw + 12);
   *comp = raw[16];
   if (*plen != size - HFILE_BLOCK_HEADER_SIZE)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: %.8s block at offset %llu: header says %u bytes, "
                        "index says %zu", r->name, magic, (unsigned long long)off, *plen,
                        size - HFILE_BLOCK_HEADER_SIZE);
-  uint32_t stored = get_u32(raw + 20);
+  uint32_t stored = dfs_get_be32(raw + 20);
   uint32_t crc = crc32c(0, raw, 20);
   crc = crc32c(crc, raw + HFILE_BLOCK_HEADER_SIZE, *plen);
   if (crc != stored)
@@ -180,7 +173,7 @@ static int check_block(const struct hfile_reader *r, const uint8_t *raw, size_t 
 /* Check a data block payload in full (see the file comment). */
 static int validate_data(const struct hfile_reader *r, uint64_t off, const uint8_t *p,
                          size_t len) {
-  uint32_t nr = len >= 4 ? get_u32(p + len - 4) : 0;
+  uint32_t nr = len >= 4 ? dfs_get_be32(p + len - 4) : 0;
   if (nr == 0 || nr > (len - 4) / 4)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: data block at offset %llu: bad restart count %u",
                        r->name, (unsigned long long)off, nr);
@@ -191,7 +184,7 @@ static int validate_data(const struct hfile_reader *r, uint64_t off, const uint8
   uint32_t i = 0;
   while (pos < end) {
     if (i % HFILE_RESTART_INTERVAL == 0 &&
-        (i / HFILE_RESTART_INTERVAL >= nr || get_u32(rs + 4 * (i / HFILE_RESTART_INTERVAL)) != pos))
+        (i / HFILE_RESTART_INTERVAL >= nr || dfs_get_be32(rs + 4 * (i / HFILE_RESTART_INTERVAL)) != pos))
       return dfs_err_set(DFS_ECORRUPT, "hfile %s: data block at offset %llu: restart point %u "
                          "does not match cell %u", r->name, (unsigned long long)off,
                          i / HFILE_RESTART_INTERVAL, i);
@@ -322,7 +315,7 @@ static int loo_block(const struct hfile_reader *r, const uint8_t *buf, size_t le
   if (len - *pos < HFILE_BLOCK_HEADER_SIZE)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: load-on-open section: %.8s block at offset %llu "
                        "is truncated", r->name, magic, (unsigned long long)off);
-  uint32_t size = get_u32(buf + *pos + 8);
+  uint32_t size = dfs_get_be32(buf + *pos + 8);
   if (size > len - *pos - HFILE_BLOCK_HEADER_SIZE)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: %.8s block at offset %llu: %u bytes overrun the "
                        "load-on-open section", r->name, magic, (unsigned long long)off, size);
@@ -342,7 +335,7 @@ static int loo_block(const struct hfile_reader *r, const uint8_t *buf, size_t le
 
 static int parse_file_info(struct hfile_reader *r, const uint8_t *p, size_t len, uint64_t off) {
   if (len < 4) goto bad;
-  uint32_t n = get_u32(p);
+  uint32_t n = dfs_get_be32(p);
   if (n > (len - 4) / 8) goto bad;
   r->info = calloc(n ? n : 1, sizeof *r->info);
   if (!r->info) return dfs_err_set(DFS_ENOMEM, "hfile %s: out of memory", r->name);
@@ -350,13 +343,13 @@ static int parse_file_info(struct hfile_reader *r, const uint8_t *p, size_t len,
   for (uint32_t i = 0; i < n; i++) {
     struct info_entry *e = &r->info[i];
     if (len - pos < 4) goto bad;
-    e->klen = get_u32(p + pos);
+    e->klen = dfs_get_be32(p + pos);
     pos += 4;
     if (e->klen > len - pos) goto bad;
     e->key = p + pos;
     pos += e->klen;
     if (len - pos < 4) goto bad;
-    e->vlen = get_u32(p + pos);
+    e->vlen = dfs_get_be32(p + pos);
     pos += 4;
     if (e->vlen > len - pos) goto bad;
     e->val = p + pos;
@@ -426,23 +419,23 @@ static int open_checked(struct hfile_reader *r) {
   if (memcmp(t, HFILE_MAGIC_TRAILER, HFILE_MAGIC_LEN) != 0)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: no trailer magic at offset %llu (truncated or not "
                        "an HFile)", r->name, (unsigned long long)toff);
-  uint32_t stored = get_u32(t + HFILE_TRAILER_SIZE - 4), crc = crc32c(0, t, HFILE_TRAILER_SIZE - 4);
+  uint32_t stored = dfs_get_be32(t + HFILE_TRAILER_SIZE - 4), crc = crc32c(0, t, HFILE_TRAILER_SIZE - 4);
   if (stored != crc)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: trailer at offset %llu: checksum mismatch (stored "
                        "%08x, computed %08x)", r->name, (unsigned long long)toff, stored, crc);
-  uint32_t major = get_u32(t + 8), minor = get_u32(t + 12);
+  uint32_t major = dfs_get_be32(t + 8), minor = dfs_get_be32(t + 12);
   if (major != HFILE_VERSION_MAJOR)
     return dfs_err_set(DFS_ECORRUPT, "hfile %s: trailer at offset %llu: unsupported version %u.%u",
                        r->name, (unsigned long long)toff, major, minor);
-  r->loo_off = get_u64(t + 16);
-  uint64_t loo_size = get_u64(t + 24);
-  r->data_end = get_u64(t + 32);
-  r->hi.entry_count = get_u64(t + 40);
-  r->hi.data_block_count = get_u64(t + 48);
-  r->hi.uncompressed_data_bytes = get_u64(t + 56);
-  r->hi.index_levels = get_u32(t + 64);
-  uint32_t root_n = get_u32(t + 68);
-  uint32_t comp = get_u32(t + 72), flags = get_u32(t + 76);
+  r->loo_off = dfs_get_be64(t + 16);
+  uint64_t loo_size = dfs_get_be64(t + 24);
+  r->data_end = dfs_get_be64(t + 32);
+  r->hi.entry_count = dfs_get_be64(t + 40);
+  r->hi.data_block_count = dfs_get_be64(t + 48);
+  r->hi.uncompressed_data_bytes = dfs_get_be64(t + 56);
+  r->hi.index_levels = dfs_get_be32(t + 64);
+  uint32_t root_n = dfs_get_be32(t + 68);
+  uint32_t comp = dfs_get_be32(t + 72), flags = dfs_get_be32(t + 76);
   r->hi.compression = (uint8_t)comp;
   r->hi.has_bloom = flags & HFILE_TRAILER_FLAG_BLOOM;
   if (r->loo_off > toff || toff - r->loo_off != loo_size || r->data_end > r->loo_off ||
@@ -498,12 +491,12 @@ static int open_checked(struct hfile_reader *r) {
   const uint8_t *v;
   size_t vl;
   if (hfile_reader_get_info(r, HFILE_INFO_MAX_SEQ_ID, &v, &vl) == 0 && vl == 8)
-    r->hi.max_seq_id = get_u64(v);
+    r->hi.max_seq_id = dfs_get_be64(v);
   r->hi.min_timestamp = INT64_MAX;
   r->hi.max_timestamp = INT64_MIN;
   if (hfile_reader_get_info(r, HFILE_INFO_TIMERANGE, &v, &vl) == 0 && vl == 16) {
-    r->hi.min_timestamp = (int64_t)get_u64(v);
-    r->hi.max_timestamp = (int64_t)get_u64(v + 8);
+    r->hi.min_timestamp = (int64_t)dfs_get_be64(v);
+    r->hi.max_timestamp = (int64_t)dfs_get_be64(v + 8);
   }
   int f = info_key(r, HFILE_INFO_FIRST_KEY, &r->first_key);
   if (f < 0) return f;
@@ -645,7 +638,7 @@ static int load_child(struct hfile_scanner *s, uint32_t L) {
     cache_block_unref(s->data);
     s->data = b;
     s->dp = p;
-    s->nrestarts = get_u32(p + len - 4);
+    s->nrestarts = dfs_get_be32(p + len - 4);
     s->cells_end = len - 4 - 4 * (size_t)s->nrestarts;
     s->restarts = p + s->cells_end;
     return 0;
@@ -729,7 +722,7 @@ static int fail(struct hfile_scanner *s, int rc) {
 
 /* Offset of the last cell of the current block. */
 static size_t last_cell_pos(struct hfile_scanner *s) {
-  size_t pos = get_u32(s->restarts + 4 * (size_t)(s->nrestarts - 1)), used;
+  size_t pos = dfs_get_be32(s->restarts + 4 * (size_t)(s->nrestarts - 1)), used;
   struct cell c;
   for (;;) {
     if (cell_decode(s->dp + pos, s->cells_end - pos, &c, &used) != 0) return pos;
@@ -746,12 +739,12 @@ static int block_lower_bound(struct hfile_scanner *s, const struct cell *key, si
   size_t used;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo + 1) / 2;
-    size_t p = get_u32(s->restarts + 4 * (size_t)mid);
+    size_t p = dfs_get_be32(s->restarts + 4 * (size_t)mid);
     if (cell_decode(s->dp + p, s->cells_end - p, &c, &used) != 0) return decode_at(s, p);
     if (cell_compare(&c, key) < 0) lo = mid;
     else hi = mid - 1;
   }
-  size_t pos = get_u32(s->restarts + 4 * (size_t)lo);
+  size_t pos = dfs_get_be32(s->restarts + 4 * (size_t)lo);
   while (pos < s->cells_end) {
     if (cell_decode(s->dp + pos, s->cells_end - pos, &c, &used) != 0) return decode_at(s, pos);
     if (cell_compare(&c, key) >= 0) break;
@@ -813,8 +806,8 @@ int hfile_scanner_seek_before(struct hfile_scanner *s, const struct cell *key) {
   }
   /* the cell just before pos: walk from the restart point before it */
   uint32_t ri = 0;
-  while (ri + 1 < s->nrestarts && get_u32(s->restarts + 4 * (size_t)(ri + 1)) < pos) ri++;
-  size_t p = get_u32(s->restarts + 4 * (size_t)ri);
+  while (ri + 1 < s->nrestarts && dfs_get_be32(s->restarts + 4 * (size_t)(ri + 1)) < pos) ri++;
+  size_t p = dfs_get_be32(s->restarts + 4 * (size_t)ri);
   for (;;) {
     rc = decode_at(s, p);
     if (rc) return fail(s, rc);

@@ -14,6 +14,7 @@
 
 #include <snappy-c.h>
 
+#include "bytes.h"
 #include "bloom.h"
 #include "crc32c.h"
 #include "errors.h"
@@ -75,12 +76,6 @@ struct hfile_writer {
   size_t ninfo;
 };
 
-static void put_u32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
 
 /* Grow *buf (element size es) to hold n elements. */
 static int grow(void **buf, size_t *cap, size_t n, size_t es) {
@@ -154,12 +149,12 @@ static int write_block(struct hfile_writer *w, const char *magic, const uint8_t 
                        size_t plen, size_t ulen, uint8_t comp) {
   uint8_t h[HFILE_BLOCK_HEADER_SIZE] = {0};
   memcpy(h, magic, HFILE_MAGIC_LEN);
-  put_u32(h + 8, (uint32_t)plen);
-  put_u32(h + 12, (uint32_t)ulen);
+  dfs_put_be32(h + 8, (uint32_t)plen);
+  dfs_put_be32(h + 12, (uint32_t)ulen);
   h[16] = comp;
   uint32_t crc = crc32c(0, h, 20);
   crc = crc32c(crc, payload, plen);
-  put_u32(h + 20, crc);
+  dfs_put_be32(h + 20, crc);
   int rc = hb_out_write(w->out, h, sizeof h);
   if (!rc) rc = hb_out_write(w->out, payload, plen);
   if (rc) w->err = rc;
@@ -171,8 +166,8 @@ static int finish_data_block(struct hfile_writer *w) {
   size_t tail = 4 * w->nrestarts + 4;
   int rc = grow((void **)&w->blk, &w->blk_cap, w->blk_len + tail, 1);
   if (rc) return rc;
-  for (size_t i = 0; i < w->nrestarts; i++) put_u32(w->blk + w->blk_len + 4 * i, w->restarts[i]);
-  put_u32(w->blk + w->blk_len + 4 * w->nrestarts, (uint32_t)w->nrestarts);
+  for (size_t i = 0; i < w->nrestarts; i++) dfs_put_be32(w->blk + w->blk_len + 4 * i, w->restarts[i]);
+  dfs_put_be32(w->blk + w->blk_len + 4 * w->nrestarts, (uint32_t)w->nrestarts);
   size_t ulen = w->blk_len + tail;
 
   const uint8_t *payload = w->blk;
@@ -301,15 +296,15 @@ static int encode_index(struct hfile_writer *w, const struct idx_entry *e, size_
   int rc = grow((void **)buf, cap, total, 1);
   if (rc) return rc;
   uint8_t *p = *buf;
-  put_u32(p, (uint32_t)n);
+  dfs_put_be32(p, (uint32_t)n);
   uint8_t *offs = p + 4, *ents = p + 4 + 4 * n;
   size_t rel = 0;
   for (size_t i = 0; i < n; i++) {
-    put_u32(offs + 4 * i, (uint32_t)rel);
+    dfs_put_be32(offs + 4 * i, (uint32_t)rel);
     uint8_t *q = ents + rel;
-    put_u64(q, e[i].off);
-    put_u32(q + 8, e[i].size);
-    put_u32(q + 12, e[i].key_len);
+    dfs_put_be64(q, e[i].off);
+    dfs_put_be32(q + 8, e[i].size);
+    dfs_put_be32(q + 12, e[i].key_len);
     memcpy(q + 16, w->keys + e[i].key_off, e[i].key_len);
     rel += entry_size(&e[i]);
   }
@@ -366,9 +361,9 @@ static int write_index_levels(struct hfile_writer *w, struct idx_entry **lvl, si
 static int encode_file_info(struct hfile_writer *w, uint8_t **buf, size_t *cap, size_t *len) {
   /* reserved entries first, then the user's */
   uint8_t seq[8], tr[16];
-  put_u64(seq, w->max_seq_id);
-  put_u64(tr, (uint64_t)w->min_ts);
-  put_u64(tr + 8, (uint64_t)w->max_ts);
+  dfs_put_be64(seq, w->max_seq_id);
+  dfs_put_be64(tr, (uint64_t)w->min_ts);
+  dfs_put_be64(tr + 8, (uint64_t)w->max_ts);
   struct fixed_kv { const char *k; const uint8_t *v; size_t len; } fixed[4];
   size_t nf = 0;
   fixed[nf++] = (struct fixed_kv){HFILE_INFO_MAX_SEQ_ID, seq, 8};
@@ -385,17 +380,17 @@ static int encode_file_info(struct hfile_writer *w, uint8_t **buf, size_t *cap, 
   int rc = grow((void **)buf, cap, total, 1);
   if (rc) return rc;
   uint8_t *p = *buf;
-  put_u32(p, (uint32_t)(nf + w->ninfo));
+  dfs_put_be32(p, (uint32_t)(nf + w->ninfo));
   p += 4;
   for (size_t i = 0; i < nf + w->ninfo; i++) {
     const char *k = i < nf ? fixed[i].k : w->info[i - nf].key;
     const uint8_t *v = i < nf ? fixed[i].v : w->info[i - nf].val;
     size_t vl = i < nf ? fixed[i].len : w->info[i - nf].len;
     size_t kl = strlen(k);
-    put_u32(p, (uint32_t)kl);
+    dfs_put_be32(p, (uint32_t)kl);
     memcpy(p + 4, k, kl);
     p += 4 + kl;
-    put_u32(p, (uint32_t)vl);
+    dfs_put_be32(p, (uint32_t)vl);
     if (vl) memcpy(p + 4, v, vl);
     p += 4 + vl;
   }
@@ -466,19 +461,19 @@ int hfile_writer_close(struct hfile_writer *w) {
   uint64_t loo_size = w->out->pos - loo_off;
 
   memcpy(trailer, HFILE_MAGIC_TRAILER, HFILE_MAGIC_LEN);
-  put_u32(trailer + 8, HFILE_VERSION_MAJOR);
-  put_u32(trailer + 12, HFILE_VERSION_MINOR);
-  put_u64(trailer + 16, loo_off);
-  put_u64(trailer + 24, loo_size);
-  put_u64(trailer + 32, data_end);
-  put_u64(trailer + 40, w->entries);
-  put_u64(trailer + 48, w->data_blocks);
-  put_u64(trailer + 56, w->uncompressed_bytes);
-  put_u32(trailer + 64, levels);
-  put_u32(trailer + 68, (uint32_t)n);
-  put_u32(trailer + 72, (uint32_t)w->o.compression);
-  put_u32(trailer + 76, w->o.no_bloom ? 0 : HFILE_TRAILER_FLAG_BLOOM);
-  put_u32(trailer + HFILE_TRAILER_SIZE - 4, crc32c(0, trailer, HFILE_TRAILER_SIZE - 4));
+  dfs_put_be32(trailer + 8, HFILE_VERSION_MAJOR);
+  dfs_put_be32(trailer + 12, HFILE_VERSION_MINOR);
+  dfs_put_be64(trailer + 16, loo_off);
+  dfs_put_be64(trailer + 24, loo_size);
+  dfs_put_be64(trailer + 32, data_end);
+  dfs_put_be64(trailer + 40, w->entries);
+  dfs_put_be64(trailer + 48, w->data_blocks);
+  dfs_put_be64(trailer + 56, w->uncompressed_bytes);
+  dfs_put_be32(trailer + 64, levels);
+  dfs_put_be32(trailer + 68, (uint32_t)n);
+  dfs_put_be32(trailer + 72, (uint32_t)w->o.compression);
+  dfs_put_be32(trailer + 76, w->o.no_bloom ? 0 : HFILE_TRAILER_FLAG_BLOOM);
+  dfs_put_be32(trailer + HFILE_TRAILER_SIZE - 4, crc32c(0, trailer, HFILE_TRAILER_SIZE - 4));
   rc = hb_out_write(w->out, trailer, sizeof trailer);
 
 out:

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "errors.h"
 #include "region_internal.h"
 
@@ -263,18 +264,7 @@ int region_check_and_mutate(struct region *r, const uint8_t *row, uint32_t row_l
   return rc;
 }
 
-static void put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--) {
-    p[i] = (uint8_t)v;
-    v >>= 8;
-  }
-}
 
-static uint64_t get_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
 
 int region_increment(struct region *r, const uint8_t *row, uint32_t row_len, const char *family,
                      const struct qm_qualifier *quals, const int64_t *deltas, size_t n,
@@ -309,15 +299,15 @@ int region_increment(struct region *r, const uint8_t *row, uint32_t row_len, con
                            r->name, c->value_len);
           break;
         }
-        v = get_be64(c->value);
+        v = dfs_get_be64(c->value);
         if (c->timestamp > ts) ts = c->timestamp; /* never behind the current version */
       }
       v += (uint64_t)deltas[i];
       /* Several deltas on one column: the later sees the earlier. */
       for (size_t j = 0; j < i; j++)
         if (quals[j].len == quals[i].len && memcmp(quals[j].q, quals[i].q, quals[i].len) == 0)
-          v = get_be64(vals + 8 * j) + (uint64_t)deltas[i];
-      put_be64(vals + 8 * i, v);
+          v = dfs_get_be64(vals + 8 * j) + (uint64_t)deltas[i];
+      dfs_put_be64(vals + 8 * i, v);
       if (results) results[i] = (int64_t)v;
       cells[i] = (struct cell){.row = row,
                                .row_len = row_len,

@@ -9,6 +9,7 @@
  * across I/O. New files are written by `struct file_out` under .tmp and
  * renamed into the family directory before anyone can see them.
  */
+#include "bytes.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -58,9 +59,6 @@ static int64_t now_ms(const struct store *s) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
 
 static char *join(const char *a, const char *b, const char *c) {
   size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 2;
@@ -238,8 +236,8 @@ static int fo_append(struct file_out *fo, const struct cell *c) {
 static int fo_finish(struct store *s, struct file_out *fo, uint64_t max_seq, bool major,
                      const char *from, struct store_file **out) {
   uint8_t seq[8], ct[8], mj = major ? 1 : 0;
-  put_u64(seq, max_seq);
-  put_u64(ct, (uint64_t)now_ms(s));
+  dfs_put_be64(seq, max_seq);
+  dfs_put_be64(ct, (uint64_t)now_ms(s));
   int rc = hfile_writer_set_info(fo->w, STORE_FILE_INFO_MAX_SEQ_ID, seq, 8);
   if (!rc) rc = hfile_writer_set_info(fo->w, STORE_FILE_INFO_MAJOR, &mj, 1);
   if (!rc) rc = hfile_writer_set_info(fo->w, STORE_FILE_INFO_CREATE_TIME, ct, 8);

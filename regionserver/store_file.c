@@ -5,6 +5,7 @@
  * compaction policy and the scan-time skipping (time range, bloom) cost no
  * I/O later.
  */
+#include "bytes.h"
 #include "store_file.h"
 
 #include <stdatomic.h>
@@ -27,11 +28,6 @@ struct store_file {
   size_t n_from;
 };
 
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
 
 static void sf_free(struct store_file *sf) {
   if (sf->r) hfile_reader_unref(sf->r);
@@ -70,7 +66,7 @@ static int read_meta(struct store_file *sf) {
     if (len != 8)
       return dfs_err_set(DFS_ECORRUPT, "store file %s: file info %s: %zu bytes, expected 8",
                          sf->path, STORE_FILE_INFO_MAX_SEQ_ID, len);
-    uint64_t m = get_u64(v);
+    uint64_t m = dfs_get_be64(v);
     if (m > sf->max_seq_id) sf->max_seq_id = m;
   }
   if (hfile_reader_get_info(sf->r, STORE_FILE_INFO_MAJOR, &v, &len) == 0) {
@@ -83,7 +79,7 @@ static int read_meta(struct store_file *sf) {
     if (len != 8)
       return dfs_err_set(DFS_ECORRUPT, "store file %s: file info %s: %zu bytes, expected 8",
                          sf->path, STORE_FILE_INFO_CREATE_TIME, len);
-    sf->created_ms = (int64_t)get_u64(v);
+    sf->created_ms = (int64_t)dfs_get_be64(v);
   }
   if (hfile_reader_get_info(sf->r, STORE_FILE_INFO_COMPACTED_FROM, &v, &len) == 0)
     return parse_from(sf, v, len);

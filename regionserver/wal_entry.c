@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crc32c.h"
 #include "errors.h"
 #include "wal.h"
@@ -27,25 +28,6 @@ enum { WAL_KIND_EDIT = 1 }; /* payload kinds; numbers are never reused */
 /* smallest encoded cell: lengths(8) + key(2+1+1+8+1) + seq(8) */
 #define MIN_CELL_BYTES 29
 
-static inline void be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-static inline void be16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static inline void be64(uint8_t *p, uint64_t v) {
-  be32(p, (uint32_t)(v >> 32));
-  be32(p + 4, (uint32_t)v);
-}
-static inline uint32_t ld32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static inline uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) << 32 | ld32(p + 4); }
 
 /* The cell as written: its sequence id is the entry's. */
 static inline struct cell stamped(const struct cell *c, uint64_t seq) {
@@ -93,34 +75,34 @@ size_t wal_record_encode(const struct wal_entry *e, uint8_t *out) {
   uint8_t *p = out + WAL_RECORD_HEADER_LEN;
   p[0] = WAL_KIND_EDIT;
   p[1] = e->durability;
-  be16(p + 2, e->region_len);
+  dfs_put_be16(p + 2, e->region_len);
   p += 4;
   memcpy(p, e->region, e->region_len);
   p += e->region_len;
-  be16(p, e->table_len);
+  dfs_put_be16(p, e->table_len);
   p += 2;
   memcpy(p, e->table, e->table_len);
   p += e->table_len;
-  be64(p, e->seq_id);
-  be64(p + 8, (uint64_t)e->write_time_ms);
-  be32(p + 16, (uint32_t)e->n_cells);
+  dfs_put_be64(p, e->seq_id);
+  dfs_put_be64(p + 8, (uint64_t)e->write_time_ms);
+  dfs_put_be32(p + 16, (uint32_t)e->n_cells);
   p += 20;
   for (size_t i = 0; i < e->n_cells; i++) {
     struct cell c = stamped(&e->cells[i], e->seq_id);
     p += cell_encode(&c, p);
   }
-  be32(out, (uint32_t)plen);
-  be32(out + 4, crc32c(0, out, 4));
+  dfs_put_be32(out, (uint32_t)plen);
+  dfs_put_be32(out + 4, crc32c(0, out, 4));
   uint32_t crc = crc32c(0, out, 4);
   crc = crc32c(crc, out + WAL_RECORD_HEADER_LEN, plen);
-  be32(out + 8, crc);
+  dfs_put_be32(out + 8, crc);
   return WAL_RECORD_HEADER_LEN + plen;
 }
 
 void wal_header_encode(uint8_t out[WAL_HEADER_LEN]) {
   memcpy(out, wal_magic, 8);
-  be32(out + 8, WAL_VERSION);
-  be32(out + 12, crc32c(0, out, 12));
+  dfs_put_be32(out + 8, WAL_VERSION);
+  dfs_put_be32(out + 12, crc32c(0, out, 12));
 }
 
 int wal_header_check(const uint8_t *buf, size_t len, const char *name) {
@@ -129,9 +111,9 @@ int wal_header_check(const uint8_t *buf, size_t len, const char *name) {
                        WAL_HEADER_LEN);
   if (memcmp(buf, wal_magic, 8) != 0)
     return dfs_err_set(DFS_ECORRUPT, "wal %s: offset 0: bad magic (not a WAL file)", name);
-  if (ld32(buf + 12) != crc32c(0, buf, 12))
+  if (dfs_get_be32(buf + 12) != crc32c(0, buf, 12))
     return dfs_err_set(DFS_ECORRUPT, "wal %s: offset 0: header checksum mismatch", name);
-  uint32_t v = ld32(buf + 8);
+  uint32_t v = dfs_get_be32(buf + 8);
   if (v != WAL_VERSION)
     return dfs_err_set(DFS_ECORRUPT, "wal %s: offset 0: version %u, this reader knows %d", name,
                        v, WAL_VERSION);
@@ -149,23 +131,23 @@ static int decode_payload(const uint8_t *p, size_t len, const char *name, uint64
   memset(e, 0, sizeof *e);
   e->durability = p[1];
   size_t pos = 2;
-  uint32_t rlen = ld16(p + pos);
+  uint32_t rlen = dfs_get_be16(p + pos);
   pos += 2;
   if (rlen == 0 || len - pos < (size_t)rlen + 2 + 20)
     return BAD("region name length %u does not fit", name, o, rlen);
   e->region = p + pos;
   e->region_len = rlen;
   pos += rlen;
-  uint32_t tlen = ld16(p + pos);
+  uint32_t tlen = dfs_get_be16(p + pos);
   pos += 2;
   if (tlen == 0 || len - pos < (size_t)tlen + 20)
     return BAD("table name length %u does not fit", name, o, tlen);
   e->table = p + pos;
   e->table_len = tlen;
   pos += tlen;
-  e->seq_id = ld64(p + pos);
-  e->write_time_ms = (int64_t)ld64(p + pos + 8);
-  uint32_t n = ld32(p + pos + 16);
+  e->seq_id = dfs_get_be64(p + pos);
+  e->write_time_ms = (int64_t)dfs_get_be64(p + pos + 8);
+  uint32_t n = dfs_get_be32(p + pos + 16);
   pos += 20;
   /* Bound the count by the bytes left before allocating for it. */
   if ((uint64_t)n * MIN_CELL_BYTES > len - pos)
@@ -199,8 +181,8 @@ int wal_record_decode(const uint8_t *buf, size_t len, const char *name, uint64_t
   unsigned long long o = (unsigned long long)offset;
   *used = 0;
   if (len < 8) return 0; /* even the length and its checksum are cut */
-  uint32_t plen = ld32(buf);
-  if (ld32(buf + 4) != crc32c(0, buf, 4))
+  uint32_t plen = dfs_get_be32(buf);
+  if (dfs_get_be32(buf + 4) != crc32c(0, buf, 4))
     return dfs_err_set(DFS_ECORRUPT,
                        "wal %s: record at offset %llu: header checksum mismatch (length %u)", name,
                        o, plen);
@@ -212,11 +194,11 @@ int wal_record_decode(const uint8_t *buf, size_t len, const char *name, uint64_t
   if (len < total) return 0;
   uint32_t crc = crc32c(0, buf, 4);
   crc = crc32c(crc, buf + WAL_RECORD_HEADER_LEN, plen);
-  if (crc != ld32(buf + 8))
+  if (crc != dfs_get_be32(buf + 8))
     return dfs_err_set(DFS_ECORRUPT,
                        "wal %s: record at offset %llu: checksum mismatch (length %u, "
                        "stored %08x, computed %08x)",
-                       name, o, plen, ld32(buf + 8), crc);
+                       name, o, plen, dfs_get_be32(buf + 8), crc);
   int rc = decode_payload(buf + WAL_RECORD_HEADER_LEN, plen, name, offset, e, cells, cap);
   return rc ? rc : 1;
 }
