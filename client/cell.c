@@ -91,7 +91,6 @@ size_t cell_encoded_size(const struct cell *c) {
   return 4 + 4 + (size_t)key_len_of(c) + c->value_len + 8;
 }
 
-
 static uint8_t *put_bytes(uint8_t *p, const uint8_t *b, size_t n) {
   if (n) memcpy(p, b, n);
   return p + n;

@@ -46,7 +46,6 @@ unsigned bloom_probes(unsigned bits_per_key) {
   return k;
 }
 
-
 /* Probe i of a hash: (h + i * step) mod nbits with an odd step taken from
  * the other half of the hash (double hashing). */
 static inline uint64_t probe_step(uint64_t h) { return rotl(h, 32) | 1; }

@@ -45,7 +45,6 @@ static const char *kind_magic(int kind) {
   }
 }
 
-
 /* An index payload: u32 n | u32 rel_off[n] | entries. */
 struct idx_view {
   const uint8_t *ents;

@@ -76,7 +76,6 @@ struct hfile_writer {
   size_t ninfo;
 };
 
-
 /* Grow *buf (element size es) to hold n elements. */
 static int grow(void **buf, size_t *cap, size_t n, size_t es) {
   if (n <= *cap) return 0;

@@ -264,8 +264,6 @@ int region_check_and_mutate(struct region *r, const uint8_t *row, uint32_t row_l
   return rc;
 }
 
-
-
 int region_increment(struct region *r, const uint8_t *row, uint32_t row_len, const char *family,
                      const struct qm_qualifier *quals, const int64_t *deltas, size_t n,
                      enum wal_durability durability, int64_t *results) {

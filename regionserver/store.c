@@ -59,7 +59,6 @@ static int64_t now_ms(const struct store *s) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 static char *join(const char *a, const char *b, const char *c) {
   size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 2;
   char *p = malloc(n);

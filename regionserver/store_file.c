@@ -28,7 +28,6 @@ struct store_file {
   size_t n_from;
 };
 
-
 static void sf_free(struct store_file *sf) {
   if (sf->r) hfile_reader_unref(sf->r);
   free(sf->path);

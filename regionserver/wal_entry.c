@@ -28,7 +28,6 @@ enum { WAL_KIND_EDIT = 1 }; /* payload kinds; numbers are never reused */
 /* smallest encoded cell: lengths(8) + key(2+1+1+8+1) + seq(8) */
 #define MIN_CELL_BYTES 29
 
-
 /* The cell as written: its sequence id is the entry's. */
 static inline struct cell stamped(const struct cell *c, uint64_t seq) {
   struct cell s = *c;
