@@ -40,6 +40,14 @@ int64_t nn_mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static _Thread_local uint64_t tl_rng;
+
+uint64_t *nn_thread_rng(void) {
+  if (tl_rng == 0) tl_rng = (uint64_t)nn_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&tl_rng;
+  if (tl_rng == 0) tl_rng = 1;
+  return &tl_rng;
+}
+
 void nn_config_defaults(struct nn_config *c) {
   memset(c, 0, sizeof *c);
   c->name_dir = "run/name";

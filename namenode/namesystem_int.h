@@ -64,6 +64,9 @@ struct nn_ns {
 /* ---- time ---- */
 int64_t nn_wall_ms(void);
 int64_t nn_mono_ms(void);
+/* The calling thread's state for nn_rand_next (placement choices), seeded
+ * from the clock on first use. */
+uint64_t *nn_thread_rng(void);
 
 /* ---- permission checking (permission.c) ---- */
 enum { NN_R = 4, NN_W = 2, NN_X = 1 };

@@ -23,14 +23,6 @@
 #include "path.h"
 #include "placement.h"
 
-static _Thread_local uint64_t tl_rng;
-
-static uint64_t *rng(void) {
-  if (tl_rng == 0) tl_rng = (uint64_t)nn_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&tl_rng;
-  if (tl_rng == 0) tl_rng = 1;
-  return &tl_rng;
-}
-
 void nn_located_blocks_free(struct nn_located_blocks *l) {
   if (!l) return;
   free(l->blocks);
@@ -137,7 +129,7 @@ int nn_ns_add_block(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size
   }
   size_t idx[NN_PLACEMENT_MAX];
   int repl = f->u.file.repl;
-  int k = nn_placement_choose(pn, n, c ? c->ip : NULL, repl, f->u.file.blocksize, rng(), idx);
+  int k = nn_placement_choose(pn, n, c ? c->ip : NULL, repl, f->u.file.blocksize, nn_thread_rng(), idx);
   if (k < 1) {
     rc = dfs_err_set(DFS_ENODATANODE,
                      "%s: File %s could only be written to 0 of the %u minReplication nodes. "
@@ -388,7 +380,7 @@ static size_t block_locs(nn_ns *ns, const struct nn_caller *c, struct nn_block *
       const char *r = nn_topology_resolve(ns->topo, c->ip, -1, NULL);
       if (strcmp(r, NN_DEFAULT_RACK) != 0) reader_rack = r;
     }
-    nn_placement_sort(pn, idx, n, c ? c->ip : NULL, reader_rack, rng());
+    nn_placement_sort(pn, idx, n, c ? c->ip : NULL, reader_rack, nn_thread_rng());
     /* decommissioning / decommissioned nodes last (they are leaving) */
     struct nn_datanode *tmp[NN_PLACEMENT_MAX];
     size_t k = 0;

@@ -24,14 +24,6 @@
  * dfs.namenode.replication.work.multiplier.per.iteration). */
 #define NN_REPL_WORK_MULTIPLIER 2
 
-static _Thread_local uint64_t tl_rng;
-
-static uint64_t *rng(void) {
-  if (tl_rng == 0) tl_rng = (uint64_t)nn_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&tl_rng;
-  if (tl_rng == 0) tl_rng = 1;
-  return &tl_rng;
-}
-
 void nn_repl_init(struct nn_repl *r) {
   memset(r, 0, sizeof *r);
   nn_replq_init(&r->q);
@@ -306,7 +298,7 @@ static struct nn_datanode *choose_source(nn_ns *ns, struct nn_block *b) {
       nbest = 1;
     } else if (dn->repl_inflight == best->repl_inflight) {
       /* reservoir sampling among equals */
-      if (nn_rand_next(rng()) % (uint64_t)++nbest == 0) best = dn;
+      if (nn_rand_next(nn_thread_rng()) % (uint64_t)++nbest == 0) best = dn;
     }
   }
   return best;
@@ -348,7 +340,7 @@ static bool schedule(nn_ns *ns, struct nn_block *b, int level) {
   }
   size_t out[NN_XFER_MAX_TARGETS];
   int k = nn_placement_choose_more(pn, n, existing, ne, src->host, additional,
-                                   b->num_bytes, new_rack, rng(), out);
+                                   b->num_bytes, new_rack, nn_thread_rng(), out);
   free(pn);
   if (k < additional && c.corrupt > 0 && c.live > 0) {
     /* Every other node is taken: the nodes holding corrupt copies are the
