@@ -72,8 +72,12 @@ static void kill_all(void) {
     }
 }
 
+/* The process that started the clusters: a test's forked child (a writer
+ * killed with kill -9, say) inherits the hooks but must never stop them. */
+static pid_t hook_owner;
+
 static void on_signal(int sig) {
-  kill_all();
+  if (getpid() == hook_owner) kill_all();
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -100,6 +104,7 @@ static void remember_dir(const char *dir, bool live) {
 }
 
 static void at_exit(void) {
+  if (getpid() != hook_owner) return;
   kill_all();
   const char *keep = getenv("DFS_KEEP_TEST_DIRS");
   for (int i = 0; i < MAX_CLUSTERS; i++) {
@@ -118,6 +123,7 @@ static void at_exit(void) {
 static void install_hook(void) {
   if (hook_installed) return;
   hook_installed = 1;
+  hook_owner = getpid();
   atexit(at_exit);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);

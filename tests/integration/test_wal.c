@@ -441,9 +441,6 @@ static void test_kill9(void) {
   pid_t pid = fork();
   CU_ASSERT_FATAL(pid >= 0);
   if (pid == 0) {
-    /* The harness's signal hooks stop the cluster: not from this child. */
-    int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGTERM, SIGINT, SIGHUP, SIGFPE, SIGILL};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
     close(p[0]);
     kill_child(p[1]);
   }
