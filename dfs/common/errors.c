@@ -48,7 +48,7 @@ int dfs_err_set(int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  memcpy(tl_msg, buf, sizeof buf);
+  memcpy(tl_msg, buf, strlen(buf) + 1);
   tl_code = code;
   return code;
 }
