@@ -11,7 +11,7 @@ PKGS=(build-essential cmake pkg-config clang git
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
       protobuf-c-compiler libprotobuf-c-dev
       zookeeper libzookeeper-mt-dev
-      librocksdb-dev
+      librocksdb-dev python3-minimal
       iproute2 procps)
 
 missing=()
