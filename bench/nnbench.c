@@ -86,7 +86,7 @@ static void path_of(const struct opts *o, enum op op, long i, bool renamed, char
 
 static void run_fail(struct run *r, const char *what, const char *path) {
   pthread_mutex_lock(&r->mu);
-  if (!r->err[0]) snprintf(r->err, sizeof r->err, "%s %s: %s", what, path, dfs_error_message());
+  if (!r->err[0]) snprintf(r->err, sizeof r->err, "%s %.200s: %.280s", what, path, dfs_error_message());
   pthread_mutex_unlock(&r->mu);
   atomic_store(&r->failed, 1);
 }

@@ -487,7 +487,7 @@ static int scan_dir(dn_storage *s, dn_rmap *map, int vol, int state, const char 
                (unsigned long long)id);
       continue;
     }
-    char dpath[4200], mpath[4200];
+    char dpath[4480], mpath[4480]; /* dir (< 4400) + blk_<id>_<gs>.meta */
     snprintf(dpath, sizeof dpath, "%s/blk_%llu", dir, (unsigned long long)id);
     snprintf(mpath, sizeof mpath, "%s/blk_%llu_%llu.meta", dir, (unsigned long long)id,
              (unsigned long long)best->gs);

@@ -534,7 +534,7 @@ int nn_ns_set_permission(nn_ns *ns, const struct nn_caller *c, const uint8_t *p,
   int rc = nn_norm(ns, op, p, plen, &path);
   if (rc) return rc;
   struct nn_pc pc;
-  nn_inode *t;
+  nn_inode *t = NULL;
   uint64_t txid = 0;
   nn_pc_init(&pc, ns, c);
   pthread_rwlock_wrlock(&ns->lock);
@@ -565,7 +565,7 @@ int nn_ns_set_owner(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size
   if (owner && !*owner) owner = NULL;
   if (group && !*group) group = NULL;
   struct nn_pc pc;
-  nn_inode *t;
+  nn_inode *t = NULL;
   uint64_t txid = 0;
   nn_pc_init(&pc, ns, c);
   pthread_rwlock_wrlock(&ns->lock);
@@ -618,7 +618,7 @@ int nn_ns_set_replication(nn_ns *ns, const struct nn_caller *c, const uint8_t *p
   int rc = nn_norm(ns, op, p, plen, &path);
   if (rc) return rc;
   struct nn_pc pc;
-  nn_inode *t;
+  nn_inode *t = NULL;
   uint64_t txid = 0;
   nn_pc_init(&pc, ns, c);
   if (repl < 1 || repl > ns->cfg.max_replication) {
@@ -656,7 +656,7 @@ int nn_ns_set_times(nn_ns *ns, const struct nn_caller *c, const uint8_t *p, size
   int rc = nn_norm(ns, op, p, plen, &path);
   if (rc) return rc;
   struct nn_pc pc;
-  nn_inode *t;
+  nn_inode *t = NULL;
   uint64_t txid = 0;
   nn_pc_init(&pc, ns, c);
   pthread_rwlock_wrlock(&ns->lock);

@@ -86,7 +86,7 @@ static int reader_new(const char *name, wal_reader **out) {
 
 int wal_reader_open(dfs_fs *fs, const char *path, wal_reader **out) {
   *out = NULL;
-  wal_reader *r;
+  wal_reader *r = NULL;
   int rc = reader_new(path, &r);
   if (rc) return rc;
   rc = dfs_open(fs, path, &r->f);
@@ -102,7 +102,7 @@ int wal_reader_open(dfs_fs *fs, const char *path, wal_reader **out) {
 
 int wal_reader_open_buf(const uint8_t *data, size_t len, const char *name, wal_reader **out) {
   *out = NULL;
-  wal_reader *r;
+  wal_reader *r = NULL;
   int rc = reader_new(name ? name : "(memory)", &r);
   if (rc) return rc;
   r->mem = data;

@@ -415,8 +415,8 @@ ssize_t dfs_read(dfs_file *f, void *buf, size_t len) {
       f->rconn = s.conn;
       f->rblock = (size_t)bi;
     }
-    uint8_t *where;
-    uint64_t poff;
+    uint8_t *where = NULL;
+    uint64_t poff = 0;
     size_t skip_hint = (size_t)((f->pos - b->offset) - s.next); /* bytes before pos */
     uint8_t *direct = skip_hint == 0 ? buf : NULL;
     ssize_t n = stream_packet(f, &s, direct, len, &f->rbuf, &f->rcap, &f->rsums, &f->rsums_cap,
@@ -514,8 +514,8 @@ ssize_t dfs_pread(dfs_file *f, uint64_t offset, void *buf, size_t len) {
       if (rc) break;
       uint64_t got = 0;
       for (;;) {
-        uint8_t *where;
-        uint64_t poff;
+        uint8_t *where = NULL;
+        uint64_t poff = 0;
         ssize_t n = stream_packet(f, &s, NULL, 0, &scratch, &scap, &sums, &sumcap, &where, &poff);
         if (n < 0) {
           stream_failed(f, &s, (int)n);

@@ -62,7 +62,7 @@ bad:
 
 static int resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *sl) {
   char host[256];
-  int port;
+  int port = 0; /* set on success; gcc -O3 cannot see that */
   int rc = dfs_addr_split(addr, host, sizeof host, &port);
   if (rc) return rc;
   struct addrinfo hints = {0}, *res = NULL;

@@ -61,7 +61,7 @@ static int pair(int *cfd, int *sfd, int *lfd_out) {
 }
 
 static void test_listen_connect(void) {
-  int c, s, l;
+  int c = -1, s = -1, l = -1;
   CU_ASSERT_FATAL(pair(&c, &s, &l) == 0);
   int one = 0;
   socklen_t ol = sizeof one;
@@ -104,7 +104,7 @@ static void test_connect_refused(void) {
 }
 
 static void test_read_deadline(void) {
-  int c, s;
+  int c = -1, s = -1;
   CU_ASSERT_FATAL(pair(&c, &s, NULL) == 0);
   char buf[16];
   int64_t t0 = dfs_now_ms();
@@ -131,7 +131,7 @@ static void test_read_deadline(void) {
 }
 
 static void test_write_closed_peer(void) {
-  int c, s;
+  int c = -1, s = -1;
   CU_ASSERT_FATAL(pair(&c, &s, NULL) == 0);
   close(s);
   /* Keep writing until the kernel notices: an error, never SIGPIPE. */
@@ -146,7 +146,7 @@ static void test_write_closed_peer(void) {
 }
 
 static void test_write_deadline(void) {
-  int c, s;
+  int c = -1, s = -1;
   CU_ASSERT_FATAL(pair(&c, &s, NULL) == 0);
   dfs_sock_set_buffers(c, 16384);
   /* Nobody reads s: the write blocks and gives up at the deadline. */
@@ -176,7 +176,7 @@ static void *reader_main(void *arg) {
 }
 
 static void test_writev_large(void) {
-  int c, s;
+  int c = -1, s = -1;
   CU_ASSERT_FATAL(pair(&c, &s, NULL) == 0);
   /* Many iovecs of odd sizes, more than the socket buffer: partial writes
    * must advance the iovec correctly. */
