@@ -3,9 +3,9 @@
  *
  * Pending write numbers are always the contiguous range
  * (read_point, write_point], so instead of HBase's queue of write entries
- * we keep one "done" flag per pending number in a ring buffer whose slot 0
- * is read_point + 1. Completing marks a flag and pops done flags from the
- * head, moving the read point. The mutex guards the ring and write_point;
+ * we keep one state per pending number (open, ready with a txid, done) in
+ * a ring buffer whose slot 0 is read_point + 1. Completing marks a slot
+ * done and pops done slots from the head, moving the read point. The mutex guards the ring and write_point;
  * read_point is also an atomic so that readers take it without the lock.
  *
  * A writer waiting for the read point to pass its number sleeps on its own
@@ -30,12 +30,15 @@ struct mvcc_waiter {
   struct mvcc_waiter *next;
 };
 
+enum { SLOT_OPEN = 0, SLOT_READY = 1, SLOT_DONE = 2 };
+
 struct mvcc {
   pthread_mutex_t lock;
   struct mvcc_waiter *waiters;  /* guarded by lock; on their owners' stacks */
   _Atomic uint64_t read_point;  /* written under lock, read lock-free */
   uint64_t write_point;         /* guarded by lock */
-  uint8_t *done;                /* ring of done flags; guarded by lock */
+  uint8_t *done;                /* ring of slot states; guarded by lock */
+  uint64_t *txid;               /* ring: txid of a ready slot; guarded by lock */
   size_t cap;                   /* ring size, a power of two */
   size_t head;                  /* slot of read_point + 1 */
 };
@@ -45,13 +48,15 @@ struct mvcc *mvcc_create(uint64_t start) {
   if (!m) return NULL;
   m->cap = 64;
   m->done = calloc(m->cap, 1);
-  if (!m->done) goto fail;
+  m->txid = calloc(m->cap, sizeof *m->txid);
+  if (!m->done || !m->txid) goto fail;
   if (pthread_mutex_init(&m->lock, NULL) != 0) goto fail;
   atomic_init(&m->read_point, start);
   m->write_point = start;
   return m;
 fail:
   free(m->done);
+  free(m->txid);
   free(m);
   return NULL;
 }
@@ -60,6 +65,7 @@ void mvcc_destroy(struct mvcc *m) {
   if (!m) return;
   pthread_mutex_destroy(&m->lock);
   free(m->done);
+  free(m->txid);
   free(m);
 }
 
@@ -87,10 +93,20 @@ static bool grow(struct mvcc *m) {
   if (m->cap > SIZE_MAX / 4) return false;
   size_t ncap = m->cap * 2, n = pending(m);
   uint8_t *nd = calloc(ncap, 1);
-  if (!nd) return false;
-  for (size_t i = 0; i < n; i++) nd[i] = m->done[(m->head + i) & (m->cap - 1)];
+  uint64_t *nt = calloc(ncap, sizeof *nt);
+  if (!nd || !nt) {
+    free(nd);
+    free(nt);
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    nd[i] = m->done[(m->head + i) & (m->cap - 1)];
+    nt[i] = m->txid[(m->head + i) & (m->cap - 1)];
+  }
   free(m->done);
+  free(m->txid);
   m->done = nd;
+  m->txid = nt;
   m->cap = ncap;
   m->head = 0;
   return true;
@@ -103,30 +119,29 @@ uint64_t mvcc_begin(struct mvcc *m) {
     return 0;
   }
   uint64_t wn = ++m->write_point;
-  m->done[(m->head + pending(m) - 1) & (m->cap - 1)] = 0;
+  m->done[(m->head + pending(m) - 1) & (m->cap - 1)] = SLOT_OPEN;
   pthread_mutex_unlock(&m->lock);
   return wn;
 }
 
-int mvcc_complete(struct mvcc *m, uint64_t wn) {
-  pthread_mutex_lock(&m->lock);
+/* The ring slot of pending write number wn, or -1 (error set) if wn is
+ * not pending. Caller holds lock. */
+static long slot_of(struct mvcc *m, uint64_t wn, const char *what) {
   uint64_t rp = atomic_load_explicit(&m->read_point, memory_order_relaxed);
   if (wn <= rp || wn > m->write_point) {
-    uint64_t wp = m->write_point;
-    pthread_mutex_unlock(&m->lock);
-    return dfs_err_set(DFS_EINVAL, "mvcc: complete of write number %llu, pending are (%llu, %llu]",
-                       (unsigned long long)wn, (unsigned long long)rp, (unsigned long long)wp);
+    dfs_err_set(DFS_EINVAL, "mvcc: %s of write number %llu, pending are (%llu, %llu]", what,
+                (unsigned long long)wn, (unsigned long long)rp,
+                (unsigned long long)m->write_point);
+    return -1;
   }
-  size_t slot = (m->head + (size_t)(wn - rp - 1)) & (m->cap - 1);
-  if (m->done[slot]) {
-    pthread_mutex_unlock(&m->lock);
-    return dfs_err_set(DFS_EINVAL, "mvcc: write number %llu completed twice",
-                       (unsigned long long)wn);
-  }
-  m->done[slot] = 1;
-  uint64_t nrp = rp;
-  while (nrp < m->write_point && m->done[m->head]) {
-    m->done[m->head] = 0;
+  return (long)((m->head + (size_t)(wn - rp - 1)) & (m->cap - 1));
+}
+
+/* Pops the done slots at the head: moves the read point. Caller holds lock. */
+static void advance(struct mvcc *m) {
+  uint64_t rp = atomic_load_explicit(&m->read_point, memory_order_relaxed), nrp = rp;
+  while (nrp < m->write_point && m->done[m->head] == SLOT_DONE) {
+    m->done[m->head] = SLOT_OPEN;
     m->head = (m->head + 1) & (m->cap - 1);
     nrp++;
   }
@@ -136,8 +151,74 @@ int mvcc_complete(struct mvcc *m, uint64_t wn) {
     atomic_store_explicit(&m->read_point, nrp, memory_order_release);
     wake_covered(m, nrp);
   }
+}
+
+int mvcc_complete(struct mvcc *m, uint64_t wn) {
+  pthread_mutex_lock(&m->lock);
+  long slot = slot_of(m, wn, "complete");
+  if (slot >= 0 && m->done[slot] == SLOT_DONE) {
+    dfs_err_set(DFS_EINVAL, "mvcc: write number %llu completed twice", (unsigned long long)wn);
+    slot = -1;
+  }
+  if (slot < 0) {
+    pthread_mutex_unlock(&m->lock);
+    return DFS_EINVAL;
+  }
+  m->done[slot] = SLOT_DONE;
+  advance(m);
   pthread_mutex_unlock(&m->lock);
   return 0;
+}
+
+int mvcc_ready(struct mvcc *m, uint64_t wn, uint64_t txid) {
+  pthread_mutex_lock(&m->lock);
+  long slot = slot_of(m, wn, "ready");
+  if (slot >= 0 && m->done[slot] != SLOT_OPEN) {
+    dfs_err_set(DFS_EINVAL, "mvcc: write number %llu is not open", (unsigned long long)wn);
+    slot = -1;
+  }
+  if (slot >= 0) {
+    m->done[slot] = SLOT_READY;
+    m->txid[slot] = txid;
+  }
+  pthread_mutex_unlock(&m->lock);
+  return slot < 0 ? DFS_EINVAL : 0;
+}
+
+void mvcc_durable(struct mvcc *m, uint64_t txid) {
+  pthread_mutex_lock(&m->lock);
+  size_t n = pending(m);
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    size_t s = (m->head + i) & (m->cap - 1);
+    if (m->done[s] != SLOT_READY) continue; /* open ones complete by themselves */
+    if (m->txid[s] > txid) break;           /* and so are all later ready ones */
+    m->done[s] = SLOT_DONE;
+    any = true;
+  }
+  if (any) advance(m);
+  pthread_mutex_unlock(&m->lock);
+}
+
+int mvcc_finish(struct mvcc *m, uint64_t wn) {
+  /* Visible already (the read point never passes the write point): for a
+   * ready write that is mvcc_durable()'s doing. */
+  if (wn != 0 && mvcc_read_point(m) >= wn) return 0;
+  pthread_mutex_lock(&m->lock);
+  long slot = slot_of(m, wn, "finish");
+  int rc = 0;
+  if (slot < 0) {
+    /* Passed the read point since the check above: completed by
+     * mvcc_durable (a ready write), or a caller's double finish. */
+    uint64_t rp = atomic_load_explicit(&m->read_point, memory_order_relaxed);
+    rc = wn != 0 && wn <= rp ? 0 : DFS_EINVAL;
+  } else if (m->done[slot] != SLOT_DONE) {
+    m->done[slot] = SLOT_DONE;
+    advance(m);
+  } /* else: done by mvcc_durable, behind a write still open */
+  pthread_mutex_unlock(&m->lock);
+  if (rc == 0) mvcc_wait_for_read_point(m, wn);
+  return rc;
 }
 
 uint64_t mvcc_read_point(const struct mvcc *m) {

@@ -58,6 +58,26 @@ void mvcc_wait_for_read_point(struct mvcc *m, uint64_t wn);
  * error). */
 int mvcc_complete_and_wait(struct mvcc *m, uint64_t wn);
 
+/* Group commit, as HBase 2 hands completion to its WAL sync: a writer
+ * whose cells are in the MemStores and who only waits for the WAL to make
+ * txid durable marks its write ready; the WAL's syncer then calls
+ * mvcc_durable() once per sync and completes every ready write it covers
+ * in one pass, before it wakes the writers. The woken writers find their
+ * write visible (mvcc_finish returns without the lock) instead of each
+ * taking the lock to complete and then sleeping again for the read point.
+ * txids must increase with write numbers among ready writes (they do: the
+ * WAL assigns both under its lock). DFS_EINVAL if wn is not pending. */
+int mvcc_ready(struct mvcc *m, uint64_t wn, uint64_t txid);
+
+/* Completes every ready write whose txid is <= txid, moves the read point
+ * and wakes whom it covers. Thread-safe. */
+void mvcc_durable(struct mvcc *m, uint64_t txid);
+
+/* For a write marked ready: completes it unless mvcc_durable() already
+ * did, then waits for the read point to cover it. For any other pending
+ * write the same as mvcc_complete_and_wait(). */
+int mvcc_finish(struct mvcc *m, uint64_t wn);
+
 /* Region open, after WAL replay: moves both the read point and the write
  * point up to seq (never down), so that new write numbers follow every
  * replayed sequence id. 0, or DFS_EINVAL while writes are pending (only

@@ -304,8 +304,13 @@ int region_replay_wal(struct region *r, const char *const *paths, size_t n, uint
 
 /* ---- open / close --------------------------------------------------------- */
 
+/* The WAL made everything up to txid durable: the ready writes it covers
+ * become visible before their writers wake (mvcc_ready). */
+static void on_wal_synced(void *arg, uint64_t txid) { mvcc_durable(arg, txid); }
+
 static void region_free(struct region *r) {
   if (!r) return;
+  if (r->wal_listening) wal_remove_listener(r->wal, on_wal_synced, r->mvcc);
   for (size_t i = 0; i < r->n_stores; i++) store_close(r->stores[i]);
   if (r->fam)
     for (size_t i = 0; i < r->n_fam; i++) free((char *)r->fam[i].name);
@@ -440,6 +445,10 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
   if (replayed) {
     rc = region_flush(r);
     if (rc) goto fail;
+  }
+  if (r->wal) {
+    if ((rc = wal_add_listener(r->wal, on_wal_synced, r->mvcc))) goto fail;
+    r->wal_listening = true;
   }
   if (!r->no_flusher) {
     rc = pthread_create(&r->flusher, NULL, flusher_main, r);

@@ -42,6 +42,7 @@ struct region {
   uint64_t flush_size, block_size;
   int block_timeout_ms;
   bool no_flusher;
+  bool wal_listening;             /* on_wal_synced registered with wal */
 
   /* Mutations shared, a flush's prepare exclusive (HBase's updatesLock). */
   pthread_rwlock_t updates;

@@ -15,6 +15,15 @@
  * of it that reached the failed file may then exist twice, which replay
  * tolerates (same cells, same sequence ids).
  *
+ * Size and age rolls do not stop the writers: a roller thread creates the
+ * next file while the current one is half full (or half its age), the
+ * syncer switches to it between two batches, and the roller then hsyncs
+ * and closes the old one. Done on the syncer, the NameNode's create and
+ * the close's wait for the last block's replicas stalled every writer for
+ * 10-300 ms per roll. An FSYNC batch waits until the old file is hsynced,
+ * so hsynced_txid never covers a record that is not on disk. wal_roll and
+ * rolls after a write failure stay synchronous (they report their result).
+ *
  * Archiving: each rolled file keeps the highest sequence id per region it
  * holds; `flushed` keeps what each region has persisted in store files. A
  * rolled file is archived (renamed into oldWALs) once every region in it
@@ -144,14 +153,18 @@ struct wal_file { /* a rolled file still in WALs/<server> */
   char *path;
   struct seqmap regions;
   struct wal_file *next;
+  dfs_file *f;        /* while the roller retires it */
+  uint64_t last_txid; /* idem: the last record in it */
 };
 
 struct wal {
   dfs_fs *fs;
   char *dir, *archive, *server;
   struct wal_opts o;
-  pthread_t syncer;
+  pthread_t syncer, roller;
+  bool roller_started;
   pthread_mutex_t mu;
+  pthread_cond_t roller_work; /* to the roller */
   pthread_cond_t work; /* to the syncer */
   pthread_cond_t done; /* to waiters: a roll done, room, failure */
   /* Sync waiters sleep on synced[g & 1] for the batch g that will cover
@@ -175,6 +188,14 @@ struct wal {
   int failed;        /* sticky: the WAL cannot write any more */
   char failed_msg[1024];
   struct wal_file *rolled; /* oldest first */
+  struct wal_listener { wal_synced_fn fn; void *arg; } *listeners;
+  size_t n_listeners, listeners_cap;
+  bool next_wanted;        /* the roller is to create `next` */
+  bool next_failed;        /* it could not: the next roll is synchronous */
+  bool roller_stop;
+  dfs_file *next;          /* prepared file (header written) for the next roll */
+  char next_path[1024];
+  struct wal_file *retiring; /* handed to the roller: hsync, close, list */
   struct seqmap flushed;   /* region -> flushed sequence id */
   struct wal_stats st;
   char cur_path[1024];
@@ -236,12 +257,15 @@ static int failed_err(wal *w) {
  * (or wal_open). */
 static int create_file(wal *w, dfs_file **out, char *path, size_t cap) {
   struct dfs_create_opts co = {.replication = w->o.replication, .blocksize = w->o.blocksize};
-  int64_t ms = wall_ms();
-  if (ms < w->last_file_ms) ms = w->last_file_ms; /* names must sort in creation order */
-  w->last_file_ms = ms;
   int rc = 0;
   for (int tries = 0; tries < 5; tries++) {
+    /* The syncer and the roller both create files: names under mu. */
+    pthread_mutex_lock(&w->mu);
+    int64_t ms = wall_ms();
+    if (ms < w->last_file_ms) ms = w->last_file_ms; /* names must sort in creation order */
+    w->last_file_ms = ms;
     snprintf(path, cap, "%s/%s.%" PRId64 ".%" PRIu64, w->dir, w->server, ms, ++w->file_no);
+    pthread_mutex_unlock(&w->mu);
     rc = dfs_create(w->fs, path, &co, out);
     if (rc != DFS_EEXIST) break;
   }
@@ -310,6 +334,10 @@ static int archive_ready(wal *w) {
 /* Closes the current file into the rolled list. Syncer thread. */
 static void retire_current(wal *w, bool healthy) {
   if (!w->cur) return;
+  /* After the roller's retire, so that files are closed in order. */
+  pthread_mutex_lock(&w->mu);
+  while (w->retiring) pthread_cond_wait(&w->done, &w->mu);
+  pthread_mutex_unlock(&w->mu);
   /* hsync first so that FSYNC waiters never depend on a closed file. */
   w->retired_hsynced = healthy && dfs_hsync(w->cur) == 0;
   dfs_close(w->cur); /* already hflushed; a failed close leaves it for lease recovery */
@@ -336,7 +364,17 @@ static void retire_current(wal *w, bool healthy) {
 static int roll(wal *w, bool healthy) {
   dfs_file *nf = NULL;
   char path[1024];
-  int rc = create_file(w, &nf, path, sizeof path);
+  /* A file the roller prepared (or is creating) has the next name: use it,
+   * or the file names would no longer sort in the order of their records. */
+  pthread_mutex_lock(&w->mu);
+  while (w->next_wanted) pthread_cond_wait(&w->done, &w->mu);
+  if (w->next) {
+    nf = w->next;
+    w->next = NULL;
+    snprintf(path, sizeof path, "%s", w->next_path);
+  }
+  pthread_mutex_unlock(&w->mu);
+  int rc = nf ? 0 : create_file(w, &nf, path, sizeof path);
   if (rc) return rc;
   bool had = w->cur != NULL;
   retire_current(w, healthy);
@@ -353,6 +391,89 @@ static int roll(wal *w, bool healthy) {
   pthread_mutex_unlock(&w->mu);
   archive_ready(w); /* a rename failure is retried later */
   return 0;
+}
+
+/* Size or age roll: switches to the prepared file and hands the current
+ * one (its records end at txid last) to the roller. False if out of
+ * memory (the caller rolls synchronously). Syncer thread, mu not held. */
+static bool switch_to_next(wal *w, uint64_t last) {
+  struct wal_file *f = calloc(1, sizeof *f);
+  pthread_mutex_lock(&w->mu);
+  while (w->retiring) pthread_cond_wait(&w->done, &w->mu); /* the last one still closing */
+  if (!f || !(f->path = strdup(w->cur_path))) {
+    pthread_mutex_unlock(&w->mu);
+    free(f);
+    return false;
+  }
+  f->f = w->cur;
+  f->last_txid = last;
+  f->regions = w->cur_regions; /* moved */
+  memset(&w->cur_regions, 0, sizeof w->cur_regions);
+  w->retiring = f;
+  w->retired_hsynced = false; /* the roller advances hsynced_txid itself */
+  w->cur = w->next;
+  w->next = NULL;
+  snprintf(w->cur_path, sizeof w->cur_path, "%s", w->next_path);
+  w->cur_bytes = WAL_HEADER_LEN;
+  w->cur_records = 0;
+  w->cur_created = mono_ms();
+  w->st.rolls++;
+  w->st.live_files++;
+  w->st.file_bytes = w->cur_bytes;
+  pthread_cond_signal(&w->roller_work);
+  pthread_mutex_unlock(&w->mu);
+  return true;
+}
+
+/* The roller thread: prepares the next file and retires rolled ones. */
+static void *roller_main(void *arg) {
+  wal *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    if (w->retiring) {
+      struct wal_file *f = w->retiring;
+      pthread_mutex_unlock(&w->mu);
+      bool hsynced = dfs_hsync(f->f) == 0;
+      dfs_close(f->f); /* already hflushed; a failed close leaves it for lease recovery */
+      f->f = NULL;
+      pthread_mutex_lock(&w->mu);
+      struct wal_file **pp = &w->rolled;
+      while (*pp) pp = &(*pp)->next;
+      *pp = f;
+      if (hsynced && f->last_txid > w->hsynced_txid) {
+        w->hsynced_txid = f->last_txid;
+        pthread_cond_broadcast(&w->synced[0]);
+        pthread_cond_broadcast(&w->synced[1]);
+      }
+      w->retiring = NULL;
+      pthread_cond_broadcast(&w->done);
+      pthread_mutex_unlock(&w->mu);
+      archive_ready(w); /* a rename failure is retried later */
+      pthread_mutex_lock(&w->mu);
+      continue;
+    }
+    if (w->next_wanted && !w->roller_stop) {
+      pthread_mutex_unlock(&w->mu);
+      dfs_file *nf = NULL;
+      char path[1024];
+      int rc = create_file(w, &nf, path, sizeof path);
+      pthread_mutex_lock(&w->mu);
+      w->next_wanted = false;
+      if (rc == 0) {
+        w->next = nf;
+        snprintf(w->next_path, sizeof w->next_path, "%s", path);
+      } else {
+        w->next_failed = true;
+      }
+      pthread_cond_signal(&w->work);     /* a deferred roll can go ahead */
+      pthread_cond_broadcast(&w->done); /* a synchronous one too */
+      continue;
+    }
+    if (w->roller_stop) break;
+    pthread_cond_wait(&w->roller_work, &w->mu);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
 }
 
 /* Writes a batch and makes it durable; on a write failure rolls to a new
@@ -411,7 +532,9 @@ static void *syncer_main(void *arg) {
                      (now - w->pending_since >= w->o.async_flush_ms ||
                       w->pending.len >= w->o.max_pending_bytes / 2);
     bool roll_asked = w->roll_req > w->roll_done;
-    bool age_due = w->cur_records > 0 && now - w->cur_created >= w->o.roll_period_ms;
+    /* (not while the roller prepares the file to roll to) */
+    bool age_due = w->cur_records > 0 && now - w->cur_created >= w->o.roll_period_ms &&
+                   !w->next_wanted;
     if (w->failed) {
       if (w->closing) break;
       if (roll_asked) {
@@ -438,6 +561,11 @@ static void *syncer_main(void *arg) {
     w->pending_since = 0;
     uint64_t last = w->appended_txid;
     bool hs = w->o.hsync || w->want_hsync_txid > w->hsynced_txid;
+    if (hs && w->retiring) {
+      /* The old file first: hsynced_txid must not pass records in it. */
+      pthread_cond_wait(&w->done, &w->mu);
+      continue;
+    }
     uint64_t roll_target = w->roll_req;
     bool closing = w->closing;
     uint64_t gen = ++w->batch_gen;
@@ -463,16 +591,36 @@ static void *syncer_main(void *arg) {
     int roll_rc = 0;
     if (rc == 0 && !closing &&
         (roll_asked || age_due || (w->o.roll_size && w->cur_bytes >= w->o.roll_size))) {
-      roll_rc = roll(w, true);
-      rolled = roll_rc == 0;
-      if (roll_rc) w->cur_created = mono_ms(); /* retry an age roll later, not at once */
+      pthread_mutex_lock(&w->mu);
+      bool have_next = w->next != NULL, prep_failed = w->next_failed;
+      if (!roll_asked && !have_next && !prep_failed && !w->next_wanted) {
+        w->next_wanted = true;
+        pthread_cond_signal(&w->roller_work);
+      }
+      bool preparing = w->next_wanted;
+      w->next_failed = false;
+      pthread_mutex_unlock(&w->mu);
+      if (!roll_asked && have_next && switch_to_next(w, last)) {
+        rolled = true;
+      } else if (roll_asked || !preparing) {
+        roll_rc = roll(w, true);
+        rolled = roll_rc == 0;
+        if (roll_rc) w->cur_created = mono_ms(); /* retry an age roll later, not at once */
+      } /* else: go on in this file until the roller has the next one */
     }
     char roll_msg[1024] = "";
     if (roll_rc) snprintf(roll_msg, sizeof roll_msg, "%s", dfs_err_msg());
 
     pthread_mutex_lock(&w->mu);
+    if (rc == 0 && !closing && !w->next && !w->next_wanted && !w->next_failed &&
+        ((w->o.roll_size && w->cur_bytes >= w->o.roll_size / 2) ||
+         (w->cur_records > 0 && mono_ms() - w->cur_created >= w->o.roll_period_ms / 2))) {
+      w->next_wanted = true; /* half way: prepare the file to roll to */
+      pthread_cond_signal(&w->roller_work);
+    }
     if (rc == 0) {
       w->synced_txid = last;
+      for (size_t i = 0; i < w->n_listeners; i++) w->listeners[i].fn(w->listeners[i].arg, last);
       if (hs || (rolled && w->retired_hsynced)) w->hsynced_txid = last;
       if (wrote) {
         w->st.syncs++;
@@ -518,6 +666,7 @@ static void opts_defaults(struct wal_opts *o) {
 }
 
 static void wal_free(wal *w) {
+  free(w->listeners);
   seqmap_free(&w->pending.regions);
   free(w->pending.buf);
   seqmap_free(&w->inflight.regions);
@@ -533,6 +682,7 @@ static void wal_free(wal *w) {
   }
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
+  pthread_cond_destroy(&w->roller_work);
   pthread_cond_destroy(&w->done);
   pthread_cond_destroy(&w->synced[0]);
   pthread_cond_destroy(&w->synced[1]);
@@ -540,6 +690,23 @@ static void wal_free(wal *w) {
   free(w->archive);
   free(w->server);
   free(w);
+}
+
+/* Stops the roller (after its current work) and drops an unused prepared
+ * file. */
+static void stop_roller(wal *w) {
+  if (!w->roller_started) return;
+  pthread_mutex_lock(&w->mu);
+  w->roller_stop = true;
+  pthread_cond_signal(&w->roller_work);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->roller, NULL);
+  w->roller_started = false;
+  if (w->next) {
+    dfs_close(w->next);
+    w->next = NULL;
+    dfs_delete(w->fs, w->next_path, false); /* if it stays, it reads as an empty WAL */
+  }
 }
 
 int wal_open(dfs_fs *fs, const char *root, const char *server, const struct wal_opts *o,
@@ -557,6 +724,7 @@ int wal_open(dfs_fs *fs, const char *root, const char *server, const struct wal_
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&w->work, &ca);
+  pthread_cond_init(&w->roller_work, &ca);
   pthread_cond_init(&w->done, &ca);
   pthread_cond_init(&w->synced[0], &ca);
   pthread_cond_init(&w->synced[1], &ca);
@@ -595,7 +763,14 @@ int wal_open(dfs_fs *fs, const char *root, const char *server, const struct wal_
     }
     w->o.roll_size = bs / 100 * 95;
   }
+  if ((rc = pthread_create(&w->roller, NULL, roller_main, w)) != 0) {
+    dfs_close(w->cur);
+    wal_free(w);
+    return dfs_err_set(DFS_EAGAIN, "wal %s: cannot start the roller thread", server);
+  }
+  w->roller_started = true;
   if ((rc = pthread_create(&w->syncer, NULL, syncer_main, w)) != 0) {
+    stop_roller(w);
     dfs_close(w->cur);
     wal_free(w);
     return dfs_err_set(DFS_EAGAIN, "wal %s: cannot start the syncer thread", server);
@@ -720,11 +895,44 @@ int wal_close(wal *w) {
   pthread_cond_signal(&w->work);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->syncer, NULL);
+  stop_roller(w);
   int rc = w->failed ? failed_err(w) : 0;
   int arc = archive_ready(w);
   if (!rc) rc = arc;
   wal_free(w);
   return rc;
+}
+
+int wal_add_listener(wal *w, wal_synced_fn fn, void *arg) {
+  pthread_mutex_lock(&w->mu);
+  if (w->n_listeners == w->listeners_cap) {
+    size_t ncap = w->listeners_cap ? w->listeners_cap * 2 : 8;
+    struct wal_listener *nl = realloc(w->listeners, ncap * sizeof *nl);
+    if (!nl) {
+      pthread_mutex_unlock(&w->mu);
+      return dfs_err_set(DFS_ENOMEM, "wal %s: out of memory", w->server);
+    }
+    w->listeners = nl;
+    w->listeners_cap = ncap;
+  }
+  w->listeners[w->n_listeners++] = (struct wal_listener){fn, arg};
+  pthread_mutex_unlock(&w->mu);
+  return 0;
+}
+
+void wal_remove_listener(wal *w, wal_synced_fn fn, void *arg) {
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; i < w->n_listeners; i++) {
+    if (w->listeners[i].fn == fn && w->listeners[i].arg == arg) {
+      w->listeners[i] = w->listeners[--w->n_listeners];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+}
+
+enum wal_durability wal_effective_durability(const wal *w, enum wal_durability d) {
+  return d == WAL_USE_DEFAULT ? w->o.default_durability : d;
 }
 
 void wal_get_stats(wal *w, struct wal_stats *st) {

@@ -164,6 +164,20 @@ int wal_roll(wal *w);
  * is freed anyway). Appends must have stopped. NULL: no-op. */
 int wal_close(wal *w);
 
+/* A listener is called by the syncer, with the WAL's lock held, each time
+ * the records up to txid have become durable as WAL_SYNC asks (hflushed;
+ * hsynced when every sync is an hsync), before the waiters are woken. It
+ * must be quick and must not call the WAL. A region completes its MVCC
+ * writes there (mvcc_durable). DFS_ENOMEM if the list cannot
+ * grow. Thread-safe; once wal_remove_listener returns,
+ * the listener is not running and is never called again. */
+typedef void (*wal_synced_fn)(void *arg, uint64_t txid);
+int wal_add_listener(wal *w, wal_synced_fn fn, void *arg);
+void wal_remove_listener(wal *w, wal_synced_fn fn, void *arg);
+
+/* d with WAL_USE_DEFAULT resolved to the WAL's default. */
+enum wal_durability wal_effective_durability(const wal *w, enum wal_durability d);
+
 struct wal_stats {
   uint64_t appends;         /* records appended */
   uint64_t append_bytes;    /* their encoded bytes */

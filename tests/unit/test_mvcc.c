@@ -209,6 +209,33 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
+/* Group commit: ready writes are completed by mvcc_durable up to a txid,
+ * an open write in front holds the read point, and mvcc_finish works
+ * whether or not the durable pass got there first. */
+static void test_ready_durable(void) {
+  struct mvcc *m = mvcc_create(0);
+  uint64_t a = mvcc_begin(m), b = mvcc_begin(m), c = mvcc_begin(m), d = mvcc_begin(m);
+  CU_ASSERT_EQUAL(mvcc_ready(m, b, 11), 0);
+  CU_ASSERT_EQUAL(mvcc_ready(m, c, 12), 0);
+  CU_ASSERT_EQUAL(mvcc_ready(m, d, 13), 0);
+  CU_ASSERT_EQUAL(mvcc_ready(m, d, 13), DFS_EINVAL); /* not open any more */
+  CU_ASSERT_EQUAL(mvcc_ready(m, 9, 20), DFS_EINVAL); /* never handed out */
+  mvcc_durable(m, 12);                               /* b, c done; a open in front */
+  CU_ASSERT_EQUAL(mvcc_read_point(m), 0);
+  CU_ASSERT_EQUAL(mvcc_complete(m, a), 0);
+  CU_ASSERT_EQUAL(mvcc_read_point(m), c);            /* d waits for txid 13 */
+  CU_ASSERT_EQUAL(mvcc_finish(m, b), 0);             /* completed for it: no-op */
+  CU_ASSERT_EQUAL(mvcc_finish(m, d), 0);             /* not durable yet: completes itself */
+  CU_ASSERT_EQUAL(mvcc_read_point(m), d);
+  mvcc_durable(m, 13);                               /* nothing left to do */
+  CU_ASSERT_EQUAL(mvcc_read_point(m), d);
+  uint64_t e = mvcc_begin(m);
+  CU_ASSERT_EQUAL(mvcc_finish(m, e), 0);             /* never ready: plain complete */
+  CU_ASSERT_EQUAL(mvcc_read_point(m), e);
+  CU_ASSERT_EQUAL(mvcc_finish(m, e + 5), DFS_EINVAL);
+  mvcc_destroy(m);
+}
+
 static void test_concurrent(void) {
   struct shared sh = {.m = mvcc_create(0)};
   atomic_init(&sh.bad, 0);
@@ -232,6 +259,7 @@ int main(void) {
   CU_add_test(s, "many_pending_shuffled", test_many_pending_shuffled);
   CU_add_test(s, "wait_for_earlier_write", test_wait_for_earlier_write);
   CU_add_test(s, "advance_to", test_advance_to);
+  CU_add_test(s, "ready_durable", test_ready_durable);
   CU_add_test(s, "concurrent", test_concurrent);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
