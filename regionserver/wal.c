@@ -554,18 +554,18 @@ static void *syncer_main(void *arg) {
       continue;
     }
 
-    /* Take everything appended so far as one group. */
-    struct batch tmp = w->pending;
-    w->pending = w->inflight;
-    w->inflight = tmp;
-    w->pending_since = 0;
-    uint64_t last = w->appended_txid;
     bool hs = w->o.hsync || w->want_hsync_txid > w->hsynced_txid;
     if (hs && w->retiring) {
       /* The old file first: hsynced_txid must not pass records in it. */
       pthread_cond_wait(&w->done, &w->mu);
       continue;
     }
+    /* Take everything appended so far as one group. */
+    struct batch tmp = w->pending;
+    w->pending = w->inflight;
+    w->inflight = tmp;
+    w->pending_since = 0;
+    uint64_t last = w->appended_txid;
     uint64_t roll_target = w->roll_req;
     bool closing = w->closing;
     uint64_t gen = ++w->batch_gen;

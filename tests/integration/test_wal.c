@@ -137,6 +137,8 @@ struct gc_ctx {
   wal *w;
   uint64_t *seq;
   unsigned t;
+  unsigned n;     /* appends; 0: GC_PER_THREAD */
+  bool some_hsync; /* every 4th sync an hsync */
   int errors;
 };
 
@@ -144,11 +146,13 @@ static void *gc_writer(void *arg) {
   struct gc_ctx *c = arg;
   char region[16];
   snprintf(region, sizeof region, "region-%u", c->t % 3);
-  for (unsigned i = 0; i < GC_PER_THREAD; i++) {
+  unsigned n = c->n ? c->n : GC_PER_THREAD;
+  for (unsigned i = 0; i < n; i++) {
     struct one o;
     make_one(&o, region, c->t, i, 100, c->seq);
     uint64_t txid;
-    if (wal_append(c->w, &o.e, &txid) != 0 || wal_sync(c->w, txid, WAL_USE_DEFAULT) != 0) {
+    enum wal_durability d = c->some_hsync && i % 4 == 3 ? WAL_FSYNC : WAL_USE_DEFAULT;
+    if (wal_append(c->w, &o.e, &txid) != 0 || wal_sync(c->w, txid, d) != 0) {
       if (c->errors++ == 0) fprintf(stderr, "writer %u: %s\n", c->t, dfs_error_message());
     }
   }
@@ -315,6 +319,51 @@ static void test_roll(void) {
   } while (now_s() < deadline);
   CU_ASSERT_EQUAL(st.synced_txid, txid);
   CU_ASSERT_EQUAL(wal_close(w), 0);
+  dfs_disconnect(fs);
+}
+
+
+/* Size rolls retire the old file on the roller thread while writers go
+ * on; hsync batches in between must wait for that file's hsync without
+ * disturbing the batch order: 4 writers, every 4th sync an hsync, 64 KiB
+ * files; every entry once, in sequence order across the files. */
+static void test_roll_with_hsyncs(void) {
+  enum { T = 4, N = 1500 };
+  dfs_fs *fs;
+  CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
+  struct wal_opts o = {.roll_size = 64 * 1024};
+  wal *w;
+  CU_ASSERT_FATAL(wal_open(fs, "/hbase-rollhs", "rs4", &o, &w) == 0);
+  uint64_t seq = 0;
+  pthread_t th[T];
+  struct gc_ctx ctx[T];
+  for (unsigned t = 0; t < T; t++) {
+    ctx[t] = (struct gc_ctx){.w = w, .seq = &seq, .t = t, .n = N, .some_hsync = true};
+    CU_ASSERT_FATAL(pthread_create(&th[t], NULL, gc_writer, &ctx[t]) == 0);
+  }
+  int errors = 0;
+  for (unsigned t = 0; t < T; t++) {
+    pthread_join(th[t], NULL);
+    errors += ctx[t].errors;
+  }
+  CU_ASSERT_EQUAL(errors, 0);
+  struct wal_stats st;
+  wal_get_stats(w, &st);
+  CU_ASSERT(st.rolls >= 4);
+  CU_ASSERT(st.hsyncs >= 50);
+  CU_ASSERT_EQUAL(st.synced_txid, (uint64_t)T * N);
+  CU_ASSERT_EQUAL(wal_close(w), 0);
+  struct gc_check k = {.seen = calloc((size_t)GC_THREADS * GC_PER_THREAD, 1)};
+  long n = read_dir(fs, "/hbase-rollhs/WALs/rs4", false, false, gc_entry, &k, NULL);
+  CU_ASSERT_EQUAL(n, (long)T * N);
+  CU_ASSERT_EQUAL(k.bad, 0);
+  CU_ASSERT_EQUAL(k.bad_order, 0);
+  CU_ASSERT_EQUAL(k.dup, 0);
+  CU_ASSERT_EQUAL(k.last_seq, (uint64_t)T * N);
+  if (k.bad_order || k.last_seq != (uint64_t)T * N)
+    fprintf(stderr, "%" PRIu64 " out of order, last seq %" PRIu64 ", %" PRIu64 " rolls\n",
+            k.bad_order, k.last_seq, st.rolls);
+  free(k.seen);
   dfs_disconnect(fs);
 }
 
@@ -651,6 +700,7 @@ int main(void) {
   static const struct mc_test tests[] = {
       {"group commit: 8 threads, every entry once, in order, shared hflushes", test_group_commit},
       {"roll by size, on request and by age; files read back in order", test_roll},
+      {"size rolls with hsyncs in between: order kept across files", test_roll_with_hsyncs},
       {"archive files whose regions are all flushed", test_archive},
       {"kill -9 of the writer: every acknowledged entry after lease recovery", test_kill9},
       {"a flipped byte is reported with path and offset", test_corrupt_record},
