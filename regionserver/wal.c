@@ -602,7 +602,9 @@ static void *syncer_main(void *arg) {
       pthread_mutex_unlock(&w->mu);
       if (!roll_asked && have_next && switch_to_next(w, last)) {
         rolled = true;
-      } else if (roll_asked || !preparing) {
+      } else if (roll_asked || !preparing || w->cur_bytes >= 2 * w->o.roll_size) {
+        /* (at twice the roll size, wait for the roller: files stay bounded
+         * however slow the NameNode is) */
         roll_rc = roll(w, true);
         rolled = roll_rc == 0;
         if (roll_rc) w->cur_created = mono_ms(); /* retry an age roll later, not at once */

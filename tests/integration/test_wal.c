@@ -268,9 +268,9 @@ static void test_roll(void) {
   wal_get_stats(w, &st);
   /* 3000 x ~260 bytes through 64 KiB files: 12 size rolls if every next
    * file were ready in time; a size roll waits (writing on) until the
-   * roller has created it, so some files overshoot. */
-  CU_ASSERT(st.rolls >= 4);
-  if (st.rolls < 4) fprintf(stderr, "%" PRIu64 " rolls\n", st.rolls);
+   * roller has created it, so files may overshoot, up to twice the size. */
+  CU_ASSERT(st.rolls >= 5);
+  if (st.rolls < 5) fprintf(stderr, "%" PRIu64 " rolls\n", st.rolls);
   CU_ASSERT(st.hsyncs >= 1);
   CU_ASSERT_EQUAL(st.live_files, st.rolls + 1);
   CU_ASSERT_EQUAL(wal_close(w), 0);
