@@ -20,7 +20,9 @@
  * syncer switches to it between two batches, and the roller then hsyncs
  * and closes the old one. Done on the syncer, the NameNode's create and
  * the close's wait for the last block's replicas stalled every writer for
- * 10-300 ms per roll. An FSYNC batch waits until the old file is hsynced,
+ * 10-300 ms per roll. A file whose next one is not ready yet grows on, up
+ * to twice the roll size, where the syncer waits. An FSYNC batch waits
+ * until the old file is hsynced,
  * so hsynced_txid never covers a record that is not on disk. wal_roll and
  * rolls after a write failure stay synchronous (they report their result).
  *
