@@ -22,9 +22,9 @@
  * the close's wait for the last block's replicas stalled every writer for
  * 10-300 ms per roll. A file whose next one is not ready yet grows on, up
  * to twice the roll size, where the syncer waits. An FSYNC batch waits
- * until the old file is hsynced,
- * so hsynced_txid never covers a record that is not on disk. wal_roll and
- * rolls after a write failure stay synchronous (they report their result).
+ * until the old file is hsynced, so hsynced_txid never covers a record
+ * that is not on disk. wal_roll and rolls after a write failure stay
+ * synchronous (they report their result).
  *
  * Archiving: each rolled file keeps the highest sequence id per region it
  * holds; `flushed` keeps what each region has persisted in store files. A
