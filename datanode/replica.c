@@ -247,29 +247,22 @@ static int io_error(struct dn_rbw *w, int rc, const char *what, uint64_t off) {
 static int spill(struct dn_rbw *w) {
   size_t aligned = w->stage_len & ~(size_t)(DN_DIRECT_ALIGN - 1);
   if (aligned == 0) return 0;
-  int rc = -1;
-  if (w->in_file > w->stage_off) {
-    uint64_t end = w->stage_off + aligned;
-    rc = 0;
-    if (w->in_file < end) {
-      size_t from = (size_t)(w->in_file - w->stage_off);
-      rc = pwrite_full(w->data_fd, w->stage + from, aligned - from, w->in_file);
+  bool cached = w->in_file > w->stage_off; /* small flushes wrote some of it */
+  int rc = 0;
+  if (!cached && w->direct_fd >= 0) {
+    rc = pwrite_full(w->direct_fd, w->stage, aligned, w->stage_off);
+    if (rc == DFS_EINVAL) { /* the device wants another alignment: stop trying */
+      close(w->direct_fd);
+      w->direct_fd = -1;
     }
+  }
+  if (cached || w->direct_fd < 0) {
+    uint64_t in = cached ? w->in_file - w->stage_off : 0; /* of it already in the file */
+    size_t from = in < aligned ? (size_t)in : aligned;
+    if (from < aligned)
+      rc = pwrite_full(w->data_fd, w->stage + from, aligned - from, w->stage_off + from);
     if (rc == 0 && w->sync_behind)
       sync_file_range(w->data_fd, (off_t)w->stage_off, (off_t)aligned, SYNC_FILE_RANGE_WRITE);
-  } else {
-    if (w->direct_fd >= 0) {
-      rc = pwrite_full(w->direct_fd, w->stage, aligned, w->stage_off);
-      if (rc == DFS_EINVAL) { /* the device wants another alignment: stop trying */
-        close(w->direct_fd);
-        w->direct_fd = -1;
-      }
-    }
-    if (w->direct_fd < 0) {
-      rc = pwrite_full(w->data_fd, w->stage, aligned, w->stage_off);
-      if (rc == 0 && w->sync_behind)
-        sync_file_range(w->data_fd, (off_t)w->stage_off, (off_t)aligned, SYNC_FILE_RANGE_WRITE);
-    }
   }
   if (rc < 0) return io_error(w, rc, "write data", w->stage_off);
   memmove(w->stage, w->stage + aligned, w->stage_len - aligned);

@@ -5,8 +5,9 @@
  * (read_point, write_point], so instead of HBase's queue of write entries
  * we keep one state per pending number (open, ready with a txid, done) in
  * a ring buffer whose slot 0 is read_point + 1. Completing marks a slot
- * done and pops done slots from the head, moving the read point. The mutex guards the ring and write_point;
- * read_point is also an atomic so that readers take it without the lock.
+ * done and pops done slots from the head, moving the read point. The mutex
+ * guards the ring and write_point; read_point is also an atomic so that
+ * readers take it without the lock.
  *
  * A writer waiting for the read point to pass its number sleeps on its own
  * condition variable in a list, and an advance wakes exactly the waiters it
@@ -37,7 +38,7 @@ struct mvcc {
   struct mvcc_waiter *waiters;  /* guarded by lock; on their owners' stacks */
   _Atomic uint64_t read_point;  /* written under lock, read lock-free */
   uint64_t write_point;         /* guarded by lock */
-  uint8_t *done;                /* ring of slot states; guarded by lock */
+  uint8_t *state;               /* ring of slot states; guarded by lock */
   uint64_t *txid;               /* ring: txid of a ready slot; guarded by lock */
   size_t cap;                   /* ring size, a power of two */
   size_t head;                  /* slot of read_point + 1 */
@@ -47,15 +48,15 @@ struct mvcc *mvcc_create(uint64_t start) {
   struct mvcc *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->cap = 64;
-  m->done = calloc(m->cap, 1);
+  m->state = calloc(m->cap, 1);
   m->txid = calloc(m->cap, sizeof *m->txid);
-  if (!m->done || !m->txid) goto fail;
+  if (!m->state || !m->txid) goto fail;
   if (pthread_mutex_init(&m->lock, NULL) != 0) goto fail;
   atomic_init(&m->read_point, start);
   m->write_point = start;
   return m;
 fail:
-  free(m->done);
+  free(m->state);
   free(m->txid);
   free(m);
   return NULL;
@@ -64,7 +65,7 @@ fail:
 void mvcc_destroy(struct mvcc *m) {
   if (!m) return;
   pthread_mutex_destroy(&m->lock);
-  free(m->done);
+  free(m->state);
   free(m->txid);
   free(m);
 }
@@ -100,12 +101,12 @@ static bool grow(struct mvcc *m) {
     return false;
   }
   for (size_t i = 0; i < n; i++) {
-    nd[i] = m->done[(m->head + i) & (m->cap - 1)];
+    nd[i] = m->state[(m->head + i) & (m->cap - 1)];
     nt[i] = m->txid[(m->head + i) & (m->cap - 1)];
   }
-  free(m->done);
+  free(m->state);
   free(m->txid);
-  m->done = nd;
+  m->state = nd;
   m->txid = nt;
   m->cap = ncap;
   m->head = 0;
@@ -119,7 +120,7 @@ uint64_t mvcc_begin(struct mvcc *m) {
     return 0;
   }
   uint64_t wn = ++m->write_point;
-  m->done[(m->head + pending(m) - 1) & (m->cap - 1)] = SLOT_OPEN;
+  m->state[(m->head + pending(m) - 1) & (m->cap - 1)] = SLOT_OPEN;
   pthread_mutex_unlock(&m->lock);
   return wn;
 }
@@ -140,8 +141,8 @@ static long slot_of(struct mvcc *m, uint64_t wn, const char *what) {
 /* Pops the done slots at the head: moves the read point. Caller holds lock. */
 static void advance(struct mvcc *m) {
   uint64_t rp = atomic_load_explicit(&m->read_point, memory_order_relaxed), nrp = rp;
-  while (nrp < m->write_point && m->done[m->head] == SLOT_DONE) {
-    m->done[m->head] = SLOT_OPEN;
+  while (nrp < m->write_point && m->state[m->head] == SLOT_DONE) {
+    m->state[m->head] = SLOT_OPEN;
     m->head = (m->head + 1) & (m->cap - 1);
     nrp++;
   }
@@ -156,7 +157,7 @@ static void advance(struct mvcc *m) {
 int mvcc_complete(struct mvcc *m, uint64_t wn) {
   pthread_mutex_lock(&m->lock);
   long slot = slot_of(m, wn, "complete");
-  if (slot >= 0 && m->done[slot] == SLOT_DONE) {
+  if (slot >= 0 && m->state[slot] == SLOT_DONE) {
     dfs_err_set(DFS_EINVAL, "mvcc: write number %llu completed twice", (unsigned long long)wn);
     slot = -1;
   }
@@ -164,7 +165,7 @@ int mvcc_complete(struct mvcc *m, uint64_t wn) {
     pthread_mutex_unlock(&m->lock);
     return DFS_EINVAL;
   }
-  m->done[slot] = SLOT_DONE;
+  m->state[slot] = SLOT_DONE;
   advance(m);
   pthread_mutex_unlock(&m->lock);
   return 0;
@@ -173,12 +174,12 @@ int mvcc_complete(struct mvcc *m, uint64_t wn) {
 int mvcc_ready(struct mvcc *m, uint64_t wn, uint64_t txid) {
   pthread_mutex_lock(&m->lock);
   long slot = slot_of(m, wn, "ready");
-  if (slot >= 0 && m->done[slot] != SLOT_OPEN) {
+  if (slot >= 0 && m->state[slot] != SLOT_OPEN) {
     dfs_err_set(DFS_EINVAL, "mvcc: write number %llu is not open", (unsigned long long)wn);
     slot = -1;
   }
   if (slot >= 0) {
-    m->done[slot] = SLOT_READY;
+    m->state[slot] = SLOT_READY;
     m->txid[slot] = txid;
   }
   pthread_mutex_unlock(&m->lock);
@@ -191,9 +192,9 @@ void mvcc_durable(struct mvcc *m, uint64_t txid) {
   bool any = false;
   for (size_t i = 0; i < n; i++) {
     size_t s = (m->head + i) & (m->cap - 1);
-    if (m->done[s] != SLOT_READY) continue; /* open ones complete by themselves */
+    if (m->state[s] != SLOT_READY) continue; /* open ones complete by themselves */
     if (m->txid[s] > txid) break;           /* and so are all later ready ones */
-    m->done[s] = SLOT_DONE;
+    m->state[s] = SLOT_DONE;
     any = true;
   }
   if (any) advance(m);
@@ -205,17 +206,16 @@ int mvcc_finish(struct mvcc *m, uint64_t wn) {
    * ready write that is mvcc_durable()'s doing. */
   if (wn != 0 && mvcc_read_point(m) >= wn) return 0;
   pthread_mutex_lock(&m->lock);
-  long slot = slot_of(m, wn, "finish");
   int rc = 0;
-  if (slot < 0) {
-    /* Passed the read point since the check above: completed by
-     * mvcc_durable (a ready write), or a caller's double finish. */
-    uint64_t rp = atomic_load_explicit(&m->read_point, memory_order_relaxed);
-    rc = wn != 0 && wn <= rp ? 0 : DFS_EINVAL;
-  } else if (m->done[slot] != SLOT_DONE) {
-    m->done[slot] = SLOT_DONE;
-    advance(m);
-  } /* else: done by mvcc_durable, behind a write still open */
+  if (wn == 0 || atomic_load_explicit(&m->read_point, memory_order_relaxed) < wn) {
+    long slot = slot_of(m, wn, "finish");
+    if (slot < 0) {
+      rc = DFS_EINVAL;
+    } else if (m->state[slot] != SLOT_DONE) { /* (done: by mvcc_durable, behind an open write) */
+      m->state[slot] = SLOT_DONE;
+      advance(m);
+    }
+  }
   pthread_mutex_unlock(&m->lock);
   if (rc == 0) mvcc_wait_for_read_point(m, wn);
   return rc;

@@ -73,9 +73,10 @@ int mvcc_ready(struct mvcc *m, uint64_t wn, uint64_t txid);
  * and wakes whom it covers. Thread-safe. */
 void mvcc_durable(struct mvcc *m, uint64_t txid);
 
-/* For a write marked ready: completes it unless mvcc_durable() already
- * did, then waits for the read point to cover it. For any other pending
- * write the same as mvcc_complete_and_wait(). */
+/* What a writer does before acknowledging: completes wn unless
+ * mvcc_durable() already did (a ready write), then waits for the read
+ * point to cover it. DFS_EINVAL if wn was never handed out. (Unlike
+ * mvcc_complete, it cannot tell a second call from mvcc_durable's work.) */
 int mvcc_finish(struct mvcc *m, uint64_t wn);
 
 /* Region open, after WAL replay: moves both the read point and the write

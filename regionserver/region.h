@@ -7,9 +7,10 @@
  *   updates lock (shared) -> row lock -> timestamps stamped -> wal_append
  *   (the WAL stamps the MVCC write number as the sequence id under its
  *   append lock, so sequence ids increase in file order) -> cells into the
- *   MemStores -> row lock and updates lock released -> wal_sync (outside
- *   every lock, so concurrent writers share one hflush) ->
- *   mvcc_complete_and_wait -> acknowledged.
+ *   MemStores -> mvcc_ready -> row lock and updates lock released ->
+ *   wal_sync (outside every lock, so concurrent writers share one hflush;
+ *   the syncer completes the MVCC writes it made durable) -> mvcc_finish
+ *   -> acknowledged.
  * The cells are invisible until the read point passes their write number,
  * so a reader sees a row mutation whole or not at all.
  *

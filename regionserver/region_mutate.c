@@ -6,7 +6,8 @@
  * Each operation: back-pressure check -> updates lock (shared) -> row lock
  * -> (read at the read point, after waiting for the last write under the
  * same row lock) -> WAL append stamping the MVCC write number -> cells into
- * the stores -> mvcc_ready -> locks released -> wal_sync -> mvcc_finish.
+ * the stores -> mvcc_ready (hflush waits) -> locks released -> wal_sync ->
+ * mvcc_finish.
  * (mvcc_ready lets the WAL's syncer complete the write for us once it is
  * durable, so the writer wakes once, to a visible write; mvcc.h.)
  * Syncing outside the locks is what lets concurrent writers of different
@@ -124,7 +125,6 @@ static uint64_t assign_seq(void *arg) { return mvcc_begin(arg); }
 struct pending_write {
   uint64_t wn, txid;
   enum wal_durability durability;
-  bool ready; /* mvcc_ready'd: the WAL's sync may complete it */
 };
 
 /* With lk held: stamps timestamps (cells is the caller's modifiable copy),
@@ -183,9 +183,10 @@ static int apply_locked(struct region *r, struct row_lock *lk, const uint8_t *ro
   lk->last_wn = pw->wn;
   if (rc) pw->txid = 0; /* still completed by finish_write, with the error */
   /* An hsync wait is left to complete itself: the WAL's listeners hear of
-   * hflushes. */
+   * hflushes. (mvcc_ready cannot fail for the write number just taken; if
+   * it did, mvcc_finish would complete the write all the same.) */
   if (rc == 0 && pw->txid && wal_effective_durability(r->wal, durability) == WAL_SYNC)
-    pw->ready = mvcc_ready(r->mvcc, pw->wn, pw->txid) == 0;
+    (void)mvcc_ready(r->mvcc, pw->wn, pw->txid);
   return rc;
 }
 
@@ -195,7 +196,7 @@ static int finish_write(struct region *r, const struct pending_write *pw, int rc
     rc = wal_sync(r->wal, pw->txid, pw->durability);
     if (rc) region__set_broken(r, rc, dfs_err_msg());
   }
-  int mrc = pw->ready ? mvcc_finish(r->mvcc, pw->wn) : mvcc_complete_and_wait(r->mvcc, pw->wn);
+  int mrc = mvcc_finish(r->mvcc, pw->wn);
   if (rc == 0) rc = mrc;
   if (!r->no_flusher && region__memstore_heap(r) >= r->flush_size) region__request_flush(r);
   return rc;

@@ -591,20 +591,21 @@ static void *syncer_main(void *arg) {
 
     bool rolled = false;
     int roll_rc = 0;
-    if (rc == 0 && !closing &&
-        (roll_asked || age_due || (w->o.roll_size && w->cur_bytes >= w->o.roll_size))) {
+    if (rc == 0 && !closing) {
       pthread_mutex_lock(&w->mu);
-      bool have_next = w->next != NULL, prep_failed = w->next_failed;
-      if (!roll_asked && !have_next && !prep_failed && !w->next_wanted) {
-        w->next_wanted = true;
+      if (!w->next && !w->next_wanted && !w->next_failed &&
+          ((w->o.roll_size && w->cur_bytes >= w->o.roll_size / 2) ||
+           (w->cur_records > 0 && mono_ms() - w->cur_created >= w->o.roll_period_ms / 2))) {
+        w->next_wanted = true; /* half way: prepare the file to roll to */
         pthread_cond_signal(&w->roller_work);
       }
-      bool preparing = w->next_wanted;
-      w->next_failed = false;
+      bool due = roll_asked || age_due || (w->o.roll_size && w->cur_bytes >= w->o.roll_size);
+      bool have_next = w->next != NULL, preparing = w->next_wanted;
+      if (due) w->next_failed = false; /* (a failed preparation: this roll is synchronous) */
       pthread_mutex_unlock(&w->mu);
-      if (!roll_asked && have_next && switch_to_next(w, last)) {
+      if (due && !roll_asked && have_next && switch_to_next(w, last)) {
         rolled = true;
-      } else if (roll_asked || !preparing || w->cur_bytes >= 2 * w->o.roll_size) {
+      } else if (due && (roll_asked || !preparing || w->cur_bytes >= 2 * w->o.roll_size)) {
         /* (at twice the roll size, wait for the roller: files stay bounded
          * however slow the NameNode is) */
         roll_rc = roll(w, true);
@@ -616,12 +617,6 @@ static void *syncer_main(void *arg) {
     if (roll_rc) snprintf(roll_msg, sizeof roll_msg, "%s", dfs_err_msg());
 
     pthread_mutex_lock(&w->mu);
-    if (rc == 0 && !closing && !w->next && !w->next_wanted && !w->next_failed &&
-        ((w->o.roll_size && w->cur_bytes >= w->o.roll_size / 2) ||
-         (w->cur_records > 0 && mono_ms() - w->cur_created >= w->o.roll_period_ms / 2))) {
-      w->next_wanted = true; /* half way: prepare the file to roll to */
-      pthread_cond_signal(&w->roller_work);
-    }
     if (rc == 0) {
       w->synced_txid = last;
       for (size_t i = 0; i < w->n_listeners; i++) w->listeners[i].fn(w->listeners[i].arg, last);

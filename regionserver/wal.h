@@ -168,9 +168,9 @@ int wal_close(wal *w);
  * the records up to txid have become durable as WAL_SYNC asks (hflushed;
  * hsynced when every sync is an hsync), before the waiters are woken. It
  * must be quick and must not call the WAL. A region completes its MVCC
- * writes there (mvcc_durable). DFS_ENOMEM if the list cannot
- * grow. Thread-safe; once wal_remove_listener returns,
- * the listener is not running and is never called again. */
+ * writes there (mvcc_durable). DFS_ENOMEM if the list cannot grow.
+ * Thread-safe; once wal_remove_listener returns, the listener is not
+ * running and is never called again. */
 typedef void (*wal_synced_fn)(void *arg, uint64_t txid);
 int wal_add_listener(wal *w, wal_synced_fn fn, void *arg);
 void wal_remove_listener(wal *w, wal_synced_fn fn, void *arg);
