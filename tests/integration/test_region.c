@@ -10,7 +10,6 @@
  *
  */
 #include <CUnit/Basic.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,9 +22,11 @@
 
 #include "block_cache.h"
 #include "errors.h"
+#include "kill_child.h"
 #include "minicluster.h"
 #include "region.h"
 #include "store.h"
+#include "test_cells.h"
 
 static struct minicluster *mc;
 static dfs_fs *fs;
@@ -48,16 +49,7 @@ static int64_t clock_fn(void *arg) {
 
 static struct cell mk(const char *row, const char *fam, const char *q, int64_t ts, uint8_t type,
                       const char *val) {
-  return (struct cell){.row = (const uint8_t *)row,
-                       .row_len = (uint32_t)strlen(row),
-                       .family = (const uint8_t *)fam,
-                       .family_len = (uint32_t)strlen(fam),
-                       .qualifier = (const uint8_t *)q,
-                       .qualifier_len = (uint32_t)strlen(q),
-                       .value = (const uint8_t *)val,
-                       .value_len = val ? (uint32_t)strlen(val) : 0,
-                       .timestamp = ts,
-                       .type = type};
+  return tc_cell(row, fam, q, ts, type, 0, val);
 }
 
 static int get_row(struct region *r, const char *row, uint32_t versions, struct region_row *out) {
@@ -330,7 +322,6 @@ struct kill_ctx {
   struct region *r;
   unsigned t;
   int fd;
-  pthread_mutex_t *mu;
 };
 
 static void *kill_writer(void *arg) {
@@ -345,14 +336,14 @@ static void *kill_writer(void *arg) {
                         mk(row, "b", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, vb)};
     if (region_mutate_row(k->r, (const uint8_t *)row, (uint32_t)strlen(row), c, 2, WAL_SYNC) != 0)
       _exit(3);
-    pthread_mutex_lock(k->mu);
-    if (write(k->fd, &id, 4) != 4) _exit(4);
-    pthread_mutex_unlock(k->mu);
+    kc_ack(k->fd, id);
   }
   return NULL;
 }
 
-static void kill_child(int fd) {
+/* The child (kc_child_fn). */
+static void kill_child(int fd, void *arg) {
+  (void)arg;
   dfs_fs *cfs;
   if (mc_connect(mc, NULL, &cfs) != 0) _exit(1);
   struct wal_opts wo = {.roll_size = 256 * 1024};
@@ -363,55 +354,21 @@ static void kill_child(int fd) {
   o.flush_size = 512 * 1024; /* flushes happen: replay starts above the files' seq ids */
   struct region *r;
   if (region_open(cfs, ROOT, w, &kill_desc, NULL, &o, &r) != 0) _exit(2);
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   static struct kill_ctx ctx[KILL_THREADS];
   pthread_t th[KILL_THREADS];
   for (unsigned t = 0; t < KILL_THREADS; t++) {
-    ctx[t] = (struct kill_ctx){.r = r, .t = t, .fd = fd, .mu = &mu};
+    ctx[t] = (struct kill_ctx){.r = r, .t = t, .fd = fd};
     if (pthread_create(&th[t], NULL, kill_writer, &ctx[t]) != 0) _exit(5);
   }
   for (;;) pause();
 }
 
 static void test_kill9(void) {
-  int p[2];
-  CU_ASSERT_FATAL(pipe(p) == 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  CU_ASSERT_FATAL(pid >= 0);
-  if (pid == 0) {
-    close(p[0]);
-    kill_child(p[1]);
-  }
-  close(p[1]);
-  size_t cap = 1 << 20, nack = 0;
-  uint32_t *acked = malloc(cap * sizeof *acked);
-  uint8_t part[4];
-  size_t npart = 0;
-  bool killed = false;
-  double deadline = now_s() + 30;
-  for (;;) {
-    if (!killed && (nack >= KILL_AFTER || now_s() > deadline)) {
-      kill(pid, SIGKILL);
-      killed = true;
-    }
-    struct pollfd pf = {.fd = p[0], .events = POLLIN};
-    if (poll(&pf, 1, 1000) <= 0) continue;
-    uint8_t buf[4096];
-    ssize_t n = read(p[0], buf, sizeof buf);
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; i++) {
-      part[npart++] = buf[i];
-      if (npart == 4) {
-        if (nack < cap) memcpy(&acked[nack++], part, 4);
-        npart = 0;
-      }
-    }
-  }
-  close(p[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  struct kc_result kr;
+  CU_ASSERT_FATAL(kc_run(kill_child, NULL, KILL_AFTER, 30, &kr) == 0);
+  size_t nack = kr.n;
+  uint64_t *acked = kr.ids;
+  CU_ASSERT(WIFSIGNALED(kr.status) && WTERMSIG(kr.status) == SIGKILL);
   CU_ASSERT(nack > 100);
 
   char **paths;
@@ -437,9 +394,10 @@ static void test_kill9(void) {
   size_t missing = 0, wrong = 0;
   for (size_t i = 0; i < nack; i++) {
     char row[16], va[24], vb[24];
-    snprintf(row, sizeof row, "k%08u", acked[i]);
-    snprintf(va, sizeof va, "va%u", acked[i]);
-    snprintf(vb, sizeof vb, "vb%u", acked[i]);
+    unsigned id = (unsigned)acked[i];
+    snprintf(row, sizeof row, "k%08u", id);
+    snprintf(va, sizeof va, "va%u", id);
+    snprintf(vb, sizeof vb, "vb%u", id);
     /* Raw: every cell stored, so an edit applied twice would show twice. */
     struct scan_spec s;
     scan_spec_init(&s);

@@ -10,7 +10,6 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "kill_child.h"
 #include "minicluster.h"
 #include "wal.h"
 
@@ -449,14 +449,14 @@ static void *kill_writer(void *arg) {
     make_one(&o, (c->t & 1) ? "regionA" : "regionB", c->t, i, 120, c->seq);
     uint64_t txid;
     if (wal_append(c->w, &o.e, &txid) != 0 || wal_sync(c->w, txid, WAL_SYNC) != 0) _exit(3);
-    uint64_t s = o.e.seq_id; /* acknowledged: tell the parent */
-    if (write(c->fd, &s, sizeof s) != (ssize_t)sizeof s) _exit(4);
+    kc_ack(c->fd, o.e.seq_id); /* acknowledged: tell the parent */
   }
   return NULL;
 }
 
-/* The child: never returns; _exit only (the harness's exit hook must not run here). */
-static void kill_child(int fd) {
+/* The child (kc_child_fn). */
+static void kill_child(int fd, void *arg) {
+  (void)arg;
   dfs_fs *fs;
   if (mc_connect(mc, NULL, &fs) != 0) _exit(1);
   struct wal_opts o = {.roll_size = 128 * 1024};
@@ -488,43 +488,11 @@ static void kill_entry(const struct wal_entry *e, void *arg) {
 }
 
 static void test_kill9(void) {
-  int p[2];
-  CU_ASSERT_FATAL(pipe(p) == 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  CU_ASSERT_FATAL(pid >= 0);
-  if (pid == 0) {
-    close(p[0]);
-    kill_child(p[1]);
-  }
-  close(p[1]);
-  size_t cap = 1 << 20, nack = 0;
-  uint64_t *acked = malloc(cap * sizeof *acked);
-  uint8_t part[8];
-  size_t npart = 0;
-  bool killed = false;
-  double deadline = now_s() + 60;
-  for (;;) {
-    if (!killed && (nack >= KILL_AFTER || now_s() > deadline)) {
-      kill(pid, SIGKILL); /* mid-stream: appends and hflushes in flight */
-      killed = true;
-    }
-    struct pollfd pf = {.fd = p[0], .events = POLLIN};
-    if (poll(&pf, 1, 1000) <= 0) continue;
-    uint8_t buf[4096];
-    ssize_t n = read(p[0], buf, sizeof buf);
-    if (n <= 0) break; /* EOF: the child is gone */
-    for (ssize_t i = 0; i < n; i++) {
-      part[npart++] = buf[i];
-      if (npart == 8) {
-        if (nack < cap) memcpy(&acked[nack++], part, 8);
-        npart = 0;
-      }
-    }
-  }
-  close(p[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  struct kc_result kr;
+  CU_ASSERT_FATAL(kc_run(kill_child, NULL, KILL_AFTER, 60, &kr) == 0);
+  int status = kr.status;
+  size_t nack = kr.n;
+  uint64_t *acked = kr.ids;
   CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   if (!WIFSIGNALED(status)) fprintf(stderr, "writer child exited with %d\n", WEXITSTATUS(status));
   printf("\n  wal kill -9: %zu acknowledged entries before the kill\n", nack);

@@ -19,6 +19,7 @@
 #include "memstore.h"
 #include "query_matcher.h"
 #include "region_scanner.h"
+#include "test_cells.h"
 
 /* ---- random ---------------------------------------------------------------- */
 
@@ -42,18 +43,7 @@ struct pool {
 static inline struct cell *pool_add(struct pool *p, const char *row, const char *fam,
                                     const char *qual, int64_t ts, uint8_t type, uint64_t seq,
                                     const char *val) {
-  struct cell c = {0};
-  c.row = (const uint8_t *)row;
-  c.row_len = (uint32_t)strlen(row);
-  c.family = (const uint8_t *)fam;
-  c.family_len = (uint32_t)strlen(fam);
-  c.qualifier = (const uint8_t *)qual;
-  c.qualifier_len = (uint32_t)strlen(qual);
-  c.value = (const uint8_t *)val;
-  c.value_len = (uint32_t)strlen(val);
-  c.timestamp = ts;
-  c.type = type;
-  c.seq_id = seq;
+  struct cell c = tc_cell(row, fam, qual, ts, type, seq, val);
   if (p->n == p->cap) {
     p->cap = p->cap ? p->cap * 2 : 256;
     p->v = realloc(p->v, p->cap * sizeof *p->v);

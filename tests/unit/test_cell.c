@@ -12,23 +12,7 @@
 
 #include "cell.h"
 #include "errors.h"
-
-static struct cell mk(const char *row, const char *fam, const char *qual, int64_t ts, uint8_t type,
-                      uint64_t seq, const char *val) {
-  struct cell c = {0};
-  c.row = (const uint8_t *)row;
-  c.row_len = (uint32_t)strlen(row);
-  c.family = (const uint8_t *)fam;
-  c.family_len = (uint32_t)strlen(fam);
-  c.qualifier = (const uint8_t *)qual;
-  c.qualifier_len = (uint32_t)strlen(qual);
-  c.value = (const uint8_t *)val;
-  c.value_len = (uint32_t)strlen(val);
-  c.timestamp = ts;
-  c.type = type;
-  c.seq_id = seq;
-  return c;
-}
+#include "test_cells.h"
 
 static int sign(int v) { return v < 0 ? -1 : v > 0 ? 1 : 0; }
 
@@ -39,55 +23,55 @@ static void expect_lt(struct cell a, struct cell b) {
 }
 
 static void test_order_row_family_qualifier(void) {
-  expect_lt(mk("a", "f", "q", 1, CELL_PUT, 1, ""), mk("b", "f", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("a", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("b", "f", "q", 1, CELL_PUT, 1, ""));
   /* A proper prefix sorts first, for rows, families and qualifiers. */
-  expect_lt(mk("ab", "f", "q", 1, CELL_PUT, 1, ""), mk("abc", "f", "q", 1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "q", 1, CELL_PUT, 1, ""), mk("r", "ff", "q", 1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "", 1, CELL_PUT, 1, ""), mk("r", "f", "q", 1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "q", 1, CELL_PUT, 1, ""), mk("r", "f", "qq", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("ab", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("abc", "f", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("r", "ff", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "", 1, CELL_PUT, 1, ""), tc_cell("r", "f", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("r", "f", "qq", 1, CELL_PUT, 1, ""));
   /* Row outranks family, family outranks qualifier. */
-  expect_lt(mk("a", "z", "z", 1, CELL_PUT, 1, ""), mk("b", "a", "a", 1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "a", "z", 1, CELL_PUT, 1, ""), mk("r", "b", "a", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("a", "z", "z", 1, CELL_PUT, 1, ""), tc_cell("b", "a", "a", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "a", "z", 1, CELL_PUT, 1, ""), tc_cell("r", "b", "a", 1, CELL_PUT, 1, ""));
   /* A shorter row sorts first even when its family bytes would be larger:
    * the row is compared as a whole, not as a prefix of the key. */
-  expect_lt(mk("r", "z", "q", 1, CELL_PUT, 1, ""), mk("r\x01", "a", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "z", "q", 1, CELL_PUT, 1, ""), tc_cell("r\x01", "a", "q", 1, CELL_PUT, 1, ""));
   /* Bytes are unsigned: 0xff after 0x01. */
-  expect_lt(mk("\x01", "f", "q", 1, CELL_PUT, 1, ""), mk("\xff", "f", "q", 1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "\x7f", 1, CELL_PUT, 1, ""), mk("r", "f", "\x80", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("\x01", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("\xff", "f", "q", 1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "\x7f", 1, CELL_PUT, 1, ""), tc_cell("r", "f", "\x80", 1, CELL_PUT, 1, ""));
   /* The value never matters. */
-  struct cell a = mk("r", "f", "q", 1, CELL_PUT, 1, "zzz"), b = mk("r", "f", "q", 1, CELL_PUT, 1, "a");
+  struct cell a = tc_cell("r", "f", "q", 1, CELL_PUT, 1, "zzz"), b = tc_cell("r", "f", "q", 1, CELL_PUT, 1, "a");
   CU_ASSERT_EQUAL(cell_compare(&a, &b), 0);
 }
 
 static void test_order_version_type_seq(void) {
   /* Newest timestamp first, including negative and extreme values. */
-  expect_lt(mk("r", "f", "q", 200, CELL_PUT, 1, ""), mk("r", "f", "q", 100, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, 1, ""),
-            mk("r", "f", "q", 0, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "q", 0, CELL_PUT, 1, ""), mk("r", "f", "q", -1, CELL_PUT, 1, ""));
-  expect_lt(mk("r", "f", "q", 1, CELL_PUT, 1, ""), mk("r", "f", "q", INT64_MIN, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", 200, CELL_PUT, 1, ""), tc_cell("r", "f", "q", 100, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, 1, ""),
+            tc_cell("r", "f", "q", 0, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", 0, CELL_PUT, 1, ""), tc_cell("r", "f", "q", -1, CELL_PUT, 1, ""));
+  expect_lt(tc_cell("r", "f", "q", 1, CELL_PUT, 1, ""), tc_cell("r", "f", "q", INT64_MIN, CELL_PUT, 1, ""));
   /* Timestamp outranks type and sequence id. */
-  expect_lt(mk("r", "f", "q", 2, CELL_PUT, 1, ""), mk("r", "f", "q", 1, CELL_DELETE_FAMILY, 9, ""));
+  expect_lt(tc_cell("r", "f", "q", 2, CELL_PUT, 1, ""), tc_cell("r", "f", "q", 1, CELL_DELETE_FAMILY, 9, ""));
   /* Type descending: markers before puts at the same timestamp. */
   uint8_t types[] = {CELL_DELETE_FAMILY, CELL_DELETE_COLUMN, CELL_DELETE_FAMILY_VERSION,
                      CELL_DELETE, CELL_PUT};
   for (size_t i = 0; i + 1 < sizeof types; i++)
-    expect_lt(mk("r", "f", "q", 5, types[i], 1, ""), mk("r", "f", "q", 5, types[i + 1], 1, ""));
+    expect_lt(tc_cell("r", "f", "q", 5, types[i], 1, ""), tc_cell("r", "f", "q", 5, types[i + 1], 1, ""));
   /* Type outranks sequence id. */
-  expect_lt(mk("r", "f", "q", 5, CELL_DELETE, 1, ""), mk("r", "f", "q", 5, CELL_PUT, 9, ""));
+  expect_lt(tc_cell("r", "f", "q", 5, CELL_DELETE, 1, ""), tc_cell("r", "f", "q", 5, CELL_PUT, 9, ""));
   /* Sequence id descending: the latest write first. */
-  expect_lt(mk("r", "f", "q", 5, CELL_PUT, 9, ""), mk("r", "f", "q", 5, CELL_PUT, 3, ""));
-  expect_lt(mk("r", "f", "q", 5, CELL_PUT, UINT64_MAX, ""), mk("r", "f", "q", 5, CELL_PUT, 0, ""));
-  struct cell a = mk("r", "f", "q", 5, CELL_PUT, 7, "x"), b = mk("r", "f", "q", 5, CELL_PUT, 7, "y");
+  expect_lt(tc_cell("r", "f", "q", 5, CELL_PUT, 9, ""), tc_cell("r", "f", "q", 5, CELL_PUT, 3, ""));
+  expect_lt(tc_cell("r", "f", "q", 5, CELL_PUT, UINT64_MAX, ""), tc_cell("r", "f", "q", 5, CELL_PUT, 0, ""));
+  struct cell a = tc_cell("r", "f", "q", 5, CELL_PUT, 7, "x"), b = tc_cell("r", "f", "q", 5, CELL_PUT, 7, "y");
   CU_ASSERT_EQUAL(cell_compare(&a, &b), 0);
 }
 
 static void test_partial_comparators(void) {
-  struct cell a = mk("row", "f", "q", 5, CELL_PUT, 9, "v");
-  struct cell b = mk("row", "f", "q", 4, CELL_DELETE, 1, "w");
-  struct cell c = mk("row", "f", "q2", 5, CELL_PUT, 9, "v");
-  struct cell d = mk("rox", "f", "q", 5, CELL_PUT, 9, "v");
-  struct cell e = mk("row", "f", "q", 5, CELL_PUT, 1, "z");
+  struct cell a = tc_cell("row", "f", "q", 5, CELL_PUT, 9, "v");
+  struct cell b = tc_cell("row", "f", "q", 4, CELL_DELETE, 1, "w");
+  struct cell c = tc_cell("row", "f", "q2", 5, CELL_PUT, 9, "v");
+  struct cell d = tc_cell("rox", "f", "q", 5, CELL_PUT, 9, "v");
+  struct cell e = tc_cell("row", "f", "q", 5, CELL_PUT, 1, "z");
   CU_ASSERT_TRUE(cell_same_column(&a, &b));
   CU_ASSERT_FALSE(cell_same_column(&a, &c));
   CU_ASSERT_FALSE(cell_same_column(&a, &d));
@@ -106,7 +90,7 @@ static void test_partial_comparators(void) {
   first.row_len = 3;
   CU_ASSERT_TRUE(cell_compare(&first, &a) < 0);
   CU_ASSERT_TRUE(cell_compare(&first, &b) < 0);
-  struct cell prev_row = mk("rov", "zz", "zz", INT64_MIN, CELL_PUT, 0, "");
+  struct cell prev_row = tc_cell("rov", "zz", "zz", INT64_MIN, CELL_PUT, 0, "");
   CU_ASSERT_TRUE(cell_compare(&prev_row, &first) < 0);
 }
 
@@ -124,13 +108,13 @@ static void test_types(void) {
   CU_ASSERT_STRING_EQUAL(cell_type_name(CELL_DELETE_FAMILY_VERSION), "DeleteFamilyVersion");
   CU_ASSERT_STRING_EQUAL(cell_type_name(CELL_DELETE), "Delete");
   CU_ASSERT_STRING_EQUAL(cell_type_name(77), "Unknown");
-  struct cell p = mk("r", "f", "q", 1, CELL_PUT, 1, ""), d = mk("r", "f", "q", 1, CELL_DELETE, 1, "");
+  struct cell p = tc_cell("r", "f", "q", 1, CELL_PUT, 1, ""), d = tc_cell("r", "f", "q", 1, CELL_DELETE, 1, "");
   CU_ASSERT_FALSE(cell_is_delete(&p));
   CU_ASSERT_TRUE(cell_is_delete(&d));
 }
 
 static void test_validate(void) {
-  struct cell c = mk("r", "f", "", 1, CELL_PUT, 1, "");
+  struct cell c = tc_cell("r", "f", "", 1, CELL_PUT, 1, "");
   CU_ASSERT_EQUAL(cell_validate(&c), 0);
   struct cell bad = c;
   bad.row_len = 0;
@@ -166,7 +150,7 @@ static void test_validate(void) {
 }
 
 static void test_encode_exact_bytes(void) {
-  struct cell c = mk("row", "cf", "q1", 0x0102030405060708LL, CELL_DELETE_COLUMN, 0x1122334455667788ULL,
+  struct cell c = tc_cell("row", "cf", "q1", 0x0102030405060708LL, CELL_DELETE_COLUMN, 0x1122334455667788ULL,
                      "val");
   static const uint8_t want[] = {
       0, 0, 0, 19,                 /* key_len = 2+3+1+2+2+8+1 */
@@ -275,7 +259,7 @@ static void test_round_trip(void) {
 
 /* A well-formed small encoding to corrupt. */
 static size_t sample(uint8_t *buf) {
-  struct cell c = mk("row", "cf", "q1", 42, CELL_PUT, 7, "val");
+  struct cell c = tc_cell("row", "cf", "q1", 42, CELL_PUT, 7, "val");
   return cell_encode(&c, buf);
 }
 
@@ -350,7 +334,7 @@ static void test_decode_rejects(void) {
     expect_corrupt(b, n, "unknown type");
   }
   /* An empty qualifier and value are fine: shrink key_len by the qualifier. */
-  struct cell c = mk("r", "f", "", -5, CELL_DELETE_FAMILY, 0, "");
+  struct cell c = tc_cell("r", "f", "", -5, CELL_DELETE_FAMILY, 0, "");
   n = cell_encode(&c, b);
   CU_ASSERT_EQUAL(n, 8 + 14 + 8);
   CU_ASSERT_EQUAL(cell_decode(b, n, &d, &used), 0);
@@ -364,7 +348,7 @@ static void test_decode_rejects(void) {
 
 static void test_dup(void) {
   char row[] = "row", val[] = "value";
-  struct cell c = mk(row, "f", "q", 3, CELL_PUT, 4, val);
+  struct cell c = tc_cell(row, "f", "q", 3, CELL_PUT, 4, val);
   struct cell *d = cell_dup(&c);
   CU_ASSERT_PTR_NOT_NULL_FATAL(d);
   row[0] = 'X';
@@ -374,7 +358,7 @@ static void test_dup(void) {
   CU_ASSERT_EQUAL(d->seq_id, 4);
   CU_ASSERT_EQUAL(d->timestamp, 3);
   cell_free(d);
-  struct cell empty = mk("r", "f", "", 1, CELL_PUT, 0, "");
+  struct cell empty = tc_cell("r", "f", "", 1, CELL_PUT, 0, "");
   d = cell_dup(&empty);
   CU_ASSERT_PTR_NOT_NULL_FATAL(d);
   CU_ASSERT_EQUAL(cell_compare(d, &empty), 0);
@@ -393,7 +377,7 @@ static void test_sort_consistency(void) {
   uint8_t types[] = {CELL_PUT, CELL_DELETE, CELL_DELETE_COLUMN, CELL_DELETE_FAMILY};
   struct cell cs[400];
   for (int i = 0; i < 400; i++)
-    cs[i] = mk(rows[rnd() % 5], fams[rnd() % 2], quals[rnd() % 3], (int64_t)(rnd() % 5) - 2,
+    cs[i] = tc_cell(rows[rnd() % 5], fams[rnd() % 2], quals[rnd() % 3], (int64_t)(rnd() % 5) - 2,
                types[rnd() % 4], rnd() % 4, "");
   qsort(cs, 400, sizeof cs[0], qcmp);
   for (int i = 0; i + 1 < 400; i++) {
