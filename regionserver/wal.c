@@ -35,12 +35,17 @@
  * Lock order: w->mu only; no DFS call is made while holding it.
  */
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "wal.h"
@@ -169,11 +174,15 @@ struct wal {
   pthread_cond_t roller_work; /* to the roller */
   pthread_cond_t work; /* to the syncer */
   pthread_cond_t done; /* to waiters: a roll done, room, failure */
-  /* Sync waiters sleep on synced[g & 1] for the batch g that will cover
-   * their txid, so the end of a batch wakes only those it covers (one
-   * broadcast to all would wake the writers of the next batch too, only
-   * for them to sleep again: context switches per put). */
-  pthread_cond_t synced[2];
+  /* Sync waiters sleep on the futex word synced_word[g & 1] of the batch g
+   * that will cover their txid, so the end of a batch wakes only those it
+   * covers (one broadcast to all would wake the writers of the next batch
+   * too, only for them to sleep again). A futex word rather than a
+   * condition variable: a woken writer checks synced_txid / hsynced_txid /
+   * failed without taking mu, so the twenty writers of one batch do not
+   * queue on mu one after the other, each paying a second sleep and
+   * wake-up (a context switch costs ~10 us of CPU on this VM). */
+  _Atomic uint32_t synced_word[2];
   uint64_t batch_gen;   /* generation of the batch in flight or last synced */
   uint64_t batch_last;  /* last txid of the batch in flight */
   bool batch_inflight, batch_hs;
@@ -181,13 +190,14 @@ struct wal {
   /* guarded by mu */
   struct batch pending;
   int64_t pending_since; /* monotonic ms of the oldest unwritten append; 0: none */
-  uint64_t appended_txid, synced_txid, hsynced_txid;
+  uint64_t appended_txid;
+  _Atomic uint64_t synced_txid, hsynced_txid; /* written under mu, read also without */
   uint64_t want_txid, want_hsync_txid; /* highest txids waited for */
   uint64_t roll_req, roll_done;
   int roll_rc;       /* result of the last requested roll */
   char roll_msg[1024];
   bool closing;
-  int failed;        /* sticky: the WAL cannot write any more */
+  _Atomic int failed; /* sticky: the WAL cannot write any more; written under mu */
   char failed_msg[1024];
   struct wal_file *rolled; /* oldest first */
   struct wal_listener { wal_synced_fn fn; void *arg; } *listeners;
@@ -236,6 +246,17 @@ static const char *base_name(const char *path) {
   return s ? s + 1 : path;
 }
 
+/* Wakes every sync waiter sleeping on synced_word[i]. */
+static void wake_synced(wal *w, unsigned i) {
+  atomic_fetch_add_explicit(&w->synced_word[i], 1, memory_order_release);
+  syscall(SYS_futex, &w->synced_word[i], FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleeps while synced_word[i] still holds v (returns at once if it moved). */
+static void wait_synced(wal *w, unsigned i, uint32_t v) {
+  syscall(SYS_futex, &w->synced_word[i], FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
 /* The WAL failed: every present and future caller gets this. mu held. */
 static void set_failed(wal *w, int rc, const char *msg) {
   if (w->failed) return;
@@ -247,8 +268,8 @@ static void set_failed(wal *w, int rc, const char *msg) {
     msg += 4 + pl + 2;
   snprintf(w->failed_msg, sizeof w->failed_msg, "%s", msg);
   pthread_cond_broadcast(&w->done);
-  pthread_cond_broadcast(&w->synced[0]);
-  pthread_cond_broadcast(&w->synced[1]);
+  wake_synced(w, 0);
+  wake_synced(w, 1);
 }
 
 static int failed_err(wal *w) {
@@ -444,8 +465,8 @@ static void *roller_main(void *arg) {
       *pp = f;
       if (hsynced && f->last_txid > w->hsynced_txid) {
         w->hsynced_txid = f->last_txid;
-        pthread_cond_broadcast(&w->synced[0]);
-        pthread_cond_broadcast(&w->synced[1]);
+        wake_synced(w, 0);
+        wake_synced(w, 1);
       }
       w->retiring = NULL;
       pthread_cond_broadcast(&w->done);
@@ -637,18 +658,19 @@ static void *syncer_main(void *arg) {
       snprintf(w->roll_msg, sizeof w->roll_msg, "%s", rc ? msg : roll_msg);
     }
     w->batch_inflight = false;
-    pthread_cond_broadcast(&w->synced[gen & 1]);
-    if (rc == 0 && !hs && rolled && w->retired_hsynced) /* hsync waiters of gen + 1 are done too */
-      pthread_cond_broadcast(&w->synced[(gen + 1) & 1]);
+    /* (hsync waiters of gen + 1 are done too when the retired file was hsynced) */
+    bool wake_next = rc == 0 && !hs && rolled && w->retired_hsynced;
     pthread_cond_broadcast(&w->done);
-    if (w->closing && w->pending.len == 0) break;
-    if (wrote && rc == 0) {
-      /* Let the writers just woken append before the next group is taken,
-       * so that they join it rather than form a group of their own. */
-      pthread_mutex_unlock(&w->mu);
-      sched_yield();
-      pthread_mutex_lock(&w->mu);
-    }
+    bool stop = w->closing && w->pending.len == 0;
+    /* Woken after mu is released: they go on to append. */
+    pthread_mutex_unlock(&w->mu);
+    wake_synced(w, (unsigned)(gen & 1));
+    if (wake_next) wake_synced(w, (unsigned)((gen + 1) & 1));
+    /* Let the writers just woken append before the next group is taken,
+     * so that they join it rather than form a group of their own. */
+    if (wrote && rc == 0 && !stop) sched_yield();
+    pthread_mutex_lock(&w->mu);
+    if (stop) break;
   }
   pthread_mutex_unlock(&w->mu);
   /* Closing: the last file joins the rolled ones (archived if flushed). */
@@ -683,8 +705,6 @@ static void wal_free(wal *w) {
   pthread_cond_destroy(&w->work);
   pthread_cond_destroy(&w->roller_work);
   pthread_cond_destroy(&w->done);
-  pthread_cond_destroy(&w->synced[0]);
-  pthread_cond_destroy(&w->synced[1]);
   free(w->dir);
   free(w->archive);
   free(w->server);
@@ -725,8 +745,6 @@ int wal_open(dfs_fs *fs, const char *root, const char *server, const struct wal_
   pthread_cond_init(&w->work, &ca);
   pthread_cond_init(&w->roller_work, &ca);
   pthread_cond_init(&w->done, &ca);
-  pthread_cond_init(&w->synced[0], &ca);
-  pthread_cond_init(&w->synced[1], &ca);
   pthread_condattr_destroy(&ca);
   size_t rl = strlen(root);
   while (rl > 1 && root[rl - 1] == '/') rl--;
@@ -847,14 +865,21 @@ int wal_sync(wal *w, uint64_t txid, enum wal_durability durability) {
                      w->server, txid, w->appended_txid);
     goto out;
   }
-  uint64_t *have = fsync ? &w->hsynced_txid : &w->synced_txid;
+  _Atomic uint64_t *have = fsync ? &w->hsynced_txid : &w->synced_txid;
   if (*have < txid) {
     if (txid > w->want_txid) w->want_txid = txid;
     if (fsync && txid > w->want_hsync_txid) w->want_hsync_txid = txid;
     pthread_cond_signal(&w->work);
     while (*have < txid && !w->failed) {
       bool covered = w->batch_inflight && txid <= w->batch_last && (!fsync || w->batch_hs);
-      pthread_cond_wait(&w->synced[(covered ? w->batch_gen : w->batch_gen + 1) & 1], &w->mu);
+      unsigned i = (unsigned)((covered ? w->batch_gen : w->batch_gen + 1) & 1);
+      /* Read under mu: a wake-up after this changes the word, and the
+       * futex wait then returns at once. */
+      uint32_t v = atomic_load_explicit(&w->synced_word[i], memory_order_acquire);
+      pthread_mutex_unlock(&w->mu);
+      wait_synced(w, i, v);
+      if (*have >= txid) return 0; /* the common case: no mu again */
+      pthread_mutex_lock(&w->mu);
     }
     if (*have < txid) rc = failed_err(w);
   }
