@@ -5,7 +5,8 @@
  * fetch_add(&chunk->used, n). A thread whose fetch_add runs past the end
  * takes the mutex and installs a new chunk unless another thread already
  * did; the overshoot only wastes that chunk's tail. Chunks are linked into
- * a list (under the mutex) so that arena_destroy() can free them all.
+ * a list (under the mutex) so that arena_destroy() can free them all
+ * (into the pool, below, when they have the standard size).
  */
 #include "arena.h"
 
@@ -32,6 +33,67 @@ struct arena {
 
 static uint8_t *chunk_data(struct arena_chunk *c) { return (uint8_t *)c + CHUNK_HDR; }
 
+/* The process-wide pool of free chunks (arena.h), linked through next. */
+static struct {
+  pthread_mutex_t mu;
+  struct arena_chunk *free;
+  size_t bytes;     /* held */
+  size_t limit;     /* most bytes held */
+  size_t chunk_cap; /* the cap of the chunks held */
+} pool = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, ARENA_POOL_DEFAULT_LIMIT, 0};
+
+static struct arena_chunk *pool_take(size_t cap) {
+  struct arena_chunk *c = NULL;
+  pthread_mutex_lock(&pool.mu);
+  if (pool.free && pool.chunk_cap == cap) {
+    c = pool.free;
+    pool.free = c->next;
+    pool.bytes -= CHUNK_HDR + cap;
+  }
+  pthread_mutex_unlock(&pool.mu);
+  return c;
+}
+
+/* Pools c (a chunk of its arena's standard size) or frees it. */
+static void pool_give(struct arena_chunk *c) {
+  pthread_mutex_lock(&pool.mu);
+  if (!pool.free) pool.chunk_cap = c->cap; /* one size at a time */
+  if (c->cap == pool.chunk_cap && pool.bytes + CHUNK_HDR + c->cap <= pool.limit) {
+    c->next = pool.free;
+    pool.free = c;
+    pool.bytes += CHUNK_HDR + c->cap;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&pool.mu);
+  free(c);
+}
+
+void arena_pool_set_limit(size_t bytes) {
+  struct arena_chunk *drop = NULL;
+  pthread_mutex_lock(&pool.mu);
+  pool.limit = bytes;
+  while (pool.free && pool.bytes > pool.limit) {
+    struct arena_chunk *c = pool.free;
+    pool.free = c->next;
+    pool.bytes -= CHUNK_HDR + c->cap;
+    c->next = drop;
+    drop = c;
+  }
+  pthread_mutex_unlock(&pool.mu);
+  while (drop) {
+    struct arena_chunk *n = drop->next;
+    free(drop);
+    drop = n;
+  }
+}
+
+size_t arena_pool_bytes(void) {
+  pthread_mutex_lock(&pool.mu);
+  size_t b = pool.bytes;
+  pthread_mutex_unlock(&pool.mu);
+  return b;
+}
+
 struct arena *arena_create(size_t chunk_size) {
   struct arena *a = calloc(1, sizeof *a);
   if (!a) return NULL;
@@ -50,9 +112,11 @@ struct arena *arena_create(size_t chunk_size) {
 void arena_destroy(struct arena *a) {
   if (!a) return;
   struct arena_chunk *c = a->chunks;
+  size_t standard = a->chunk_size - CHUNK_HDR;
   while (c) {
     struct arena_chunk *n = c->next;
-    free(c);
+    if (c->cap == standard) pool_give(c);
+    else free(c); /* a big allocation's own chunk */
     c = n;
   }
   pthread_mutex_destroy(&a->lock);
@@ -61,7 +125,8 @@ void arena_destroy(struct arena *a) {
 
 /* A new chunk with cap bytes, linked into the list. Caller holds a->lock. */
 static struct arena_chunk *chunk_new(struct arena *a, size_t cap) {
-  struct arena_chunk *c = malloc(CHUNK_HDR + cap);
+  struct arena_chunk *c = pool_take(cap);
+  if (!c) c = malloc(CHUNK_HDR + cap);
   if (!c) return NULL;
   c->cap = cap;
   atomic_init(&c->used, 0);

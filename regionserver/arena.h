@@ -10,6 +10,14 @@
  * to a fresh chunk takes the arena's mutex. Requests larger than an eighth
  * of a chunk get a chunk of their own, so a big value wastes no chunk tail.
  * Nothing is freed before arena_destroy().
+ *
+ * Chunks of a destroyed arena go to a process-wide pool (HBase's
+ * MemStoreChunkPool) from which new arenas take theirs: a flushed
+ * segment's memory becomes the next segment's without going back to the
+ * kernel, so inserts do not pay a page fault (zeroing included) every
+ * 4 KiB of cells. The pool holds chunks of one size at a time (a
+ * server's arenas all use the configured chunk size; big allocations'
+ * own chunks are freed), up to a bound (arena_pool_set_limit).
  */
 #ifndef HB_ARENA_H
 #define HB_ARENA_H
@@ -43,5 +51,14 @@ size_t arena_reserved(const struct arena *a);
 
 /* The chunk size in effect. */
 size_t arena_chunk_size(const struct arena *a);
+
+#define ARENA_POOL_DEFAULT_LIMIT ((size_t)128 << 20) /* one default flush size */
+
+/* Bytes of chunks the pool may keep (0: none; what it holds beyond a new
+ * limit is freed). Thread-safe. */
+void arena_pool_set_limit(size_t bytes);
+
+/* Bytes of chunks the pool holds now. Thread-safe. */
+size_t arena_pool_bytes(void);
 
 #endif /* HB_ARENA_H */

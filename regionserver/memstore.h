@@ -70,6 +70,15 @@ void memstore_destroy(struct memstore *ms);
  * after it is in the new active segment; none is lost. */
 int memstore_add(struct memstore *ms, const struct cell *c, struct memstore_size *delta);
 
+/* memstore_add() of n cells, all into the same segment (a snapshot taken
+ * meanwhile holds all of them or none), delta summing what they added.
+ * Faster for cells in ascending cell_compare() order (a row mutation's
+ * cells, usually): each search starts where the previous cell went.
+ * DFS_EINVAL if any cell is bad (none is added then); on DFS_ENOMEM the
+ * cells before the one that failed are in. */
+int memstore_add_cells(struct memstore *ms, const struct cell *cells, size_t n,
+                       struct memstore_size *delta);
+
 /* What the active segment and the snapshot hold (either pointer may be
  * NULL; an absent snapshot reads as empty). Thread-safe. */
 void memstore_get_info(struct memstore *ms, struct memstore_info *active,

@@ -173,11 +173,16 @@ static int apply_locked(struct region *r, struct row_lock *lk, const uint8_t *ro
     }
     pw->wn = e.seq_id;
   }
-  for (size_t i = 0; i < n; i++) {
-    cells[i].seq_id = pw->wn;
+  for (size_t i = 0; i < n; i++) cells[i].seq_id = pw->wn;
+  /* Runs of cells of one family go into its store together. */
+  for (size_t i = 0, j; i < n; i = j) {
     int fi = region__family_index(r, cells[i].family, cells[i].family_len);
+    for (j = i + 1; j < n && cells[j].family_len == cells[i].family_len &&
+                    memcmp(cells[j].family, cells[i].family, cells[i].family_len) == 0;
+         j++) {
+    }
     struct memstore_size d;
-    int arc = store_add(r->stores[fi], &cells[i], &d);
+    int arc = store_add_cells(r->stores[fi], &cells[i], j - i, &d);
     if (arc && rc == 0) rc = arc;
   }
   lk->last_wn = pw->wn;

@@ -444,6 +444,11 @@ int store_add(struct store *s, const struct cell *c, struct memstore_size *delta
   return memstore_add(s->ms, c, delta);
 }
 
+int store_add_cells(struct store *s, const struct cell *cells, size_t n,
+                    struct memstore_size *delta) {
+  return memstore_add_cells(s->ms, cells, n, delta);
+}
+
 /* ---- reads ------------------------------------------------------------------- */
 
 /* Whether file f can hold a cell the read wants. */

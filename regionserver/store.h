@@ -109,6 +109,11 @@ struct memstore *store_memstore(struct store *s);
  * number). 0, DFS_EINVAL or DFS_ENOMEM. Any thread, lock-free. */
 int store_add(struct store *s, const struct cell *c, struct memstore_size *delta);
 
+/* store_add of n cells of this store's family (memstore_add_cells: one
+ * search per batch when they come sorted, as a row mutation's do). */
+int store_add_cells(struct store *s, const struct cell *cells, size_t n,
+                    struct memstore_size *delta);
+
 /* What a scan asks for, to skip files that cannot contribute. Zero it
  * (or use store_scan_hints_init) for "everything". */
 struct store_scan_hints {

@@ -107,6 +107,72 @@ static void test_order_matches_sort(void) {
   free(t);
 }
 
+/* memstore_add_cells: batches sorted ascending (the splice is reused),
+ * descending and unsorted (it must be abandoned) end up in the same order
+ * as one-by-one inserts, and delta sums the batch. */
+static void test_add_cells_batches(void) {
+  enum { N = 4000 };
+  struct tcell *t = calloc(N, sizeof *t);
+  struct tcell **p = malloc(N * sizeof *p);
+  struct cell *batch = malloc(N * sizeof *batch);
+  struct memstore *ms = memstore_create(64 << 10);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ms);
+  for (int i = 0; i < N; i++) {
+    char row[16], qual[16], val[16];
+    snprintf(row, sizeof row, "r%03u", (unsigned)(rnd() % 100));
+    snprintf(qual, sizeof qual, "q%02u", (unsigned)(rnd() % 30));
+    snprintf(val, sizeof val, "v%d", i);
+    tc_make(&t[i], row, qual, (int64_t)(rnd() % 3), CELL_PUT, (uint64_t)i + 1, val);
+    p[i] = &t[i];
+  }
+  uint64_t cells = 0, heap = 0;
+  for (int i = 0, b = 0; i < N; b++) {
+    int n = 1 + (int)(rnd() % 40);
+    if (n > N - i) n = N - i;
+    qsort(&p[i], (size_t)n, sizeof *p, qcmp);
+    for (int k = 0; k < n; k++) {
+      int from = b % 3 == 0 ? k : b % 3 == 1 ? n - 1 - k : (int)(rnd() % (unsigned)n);
+      batch[k] = p[i + from]->c; /* (the unsorted kind may repeat a cell: a duplicate) */
+    }
+    struct memstore_size d;
+    CU_ASSERT_EQUAL(memstore_add_cells(ms, batch, (size_t)n, &d), 0);
+    CU_ASSERT_EQUAL(d.cells, (uint64_t)n);
+    cells += d.cells;
+    heap += d.heap_size;
+    i += n;
+  }
+  struct memstore_info a;
+  memstore_get_info(ms, &a, NULL);
+  CU_ASSERT_EQUAL(a.size.cells, cells);
+  CU_ASSERT_EQUAL(a.size.heap_size, heap);
+  struct memstore_scanner *s = memstore_scanner_open(ms, UINT64_MAX);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  const struct cell *c, *prev = NULL;
+  uint64_t n = 0;
+  int bad = 0;
+  while ((c = memstore_scanner_next(s)) != NULL) {
+    if (prev && cell_compare(prev, c) > 0) bad++;
+    prev = c;
+    n++;
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(n, cells);
+  memstore_scanner_close(s);
+  /* A bad cell anywhere in a batch: nothing of it is added. */
+  struct tcell x, y;
+  tc_make(&x, "zz", "q", 1, CELL_PUT, 1, "v");
+  tc_make(&y, "zz", "q", 1, CELL_PUT, 1, "v");
+  y.c.row_len = 0;
+  struct cell two[2] = {x.c, y.c};
+  CU_ASSERT_EQUAL(memstore_add_cells(ms, two, 2, NULL), DFS_EINVAL);
+  memstore_get_info(ms, &a, NULL);
+  CU_ASSERT_EQUAL(a.size.cells, cells);
+  memstore_destroy(ms);
+  free(batch);
+  free(p);
+  free(t);
+}
+
 static void test_seek_peek_next(void) {
   struct memstore *ms = memstore_create(0);
   struct tcell t[6];
@@ -417,13 +483,30 @@ static void *conc_writer(void *arg) {
     char row[32], val[24];
     snprintf(row, sizeof row, "row%05d-%d", i, id);
     snprintf(val, sizeof val, "%llu", (unsigned long long)wn);
-    for (int q = 0; q < CELLS_PER_WRITE; q++) {
-      struct tcell t;
-      char qual[8];
-      snprintf(qual, sizeof qual, "q%d", q);
-      tc_make(&t, row, qual, 1000, CELL_PUT, wn, val);
-      if (memstore_add(cc->ms, &t.c, NULL) != 0) atomic_fetch_add(&cc->bad_insert, 1);
-      if ((q & 1) == 0) sched_yield(); /* stretch the window of a half-applied row */
+    if (id % 2 == 0) {
+      /* Half of the threads add the row as one batch, ascending (id 0, 4,
+       * ...: each cell goes where the previous one went) or descending. */
+      struct tcell t[CELLS_PER_WRITE];
+      struct cell cells[CELLS_PER_WRITE];
+      for (int q = 0; q < CELLS_PER_WRITE; q++) {
+        char qual[8];
+        snprintf(qual, sizeof qual, "q%d", id % 4 == 0 ? q : CELLS_PER_WRITE - 1 - q);
+        tc_make(&t[q], row, qual, 1000, CELL_PUT, wn, val);
+        cells[q] = t[q].c;
+      }
+      struct memstore_size d;
+      if (memstore_add_cells(cc->ms, cells, CELLS_PER_WRITE, &d) != 0 ||
+          d.cells != CELLS_PER_WRITE)
+        atomic_fetch_add(&cc->bad_insert, 1);
+    } else {
+      for (int q = 0; q < CELLS_PER_WRITE; q++) {
+        struct tcell t;
+        char qual[8];
+        snprintf(qual, sizeof qual, "q%d", q);
+        tc_make(&t, row, qual, 1000, CELL_PUT, wn, val);
+        if (memstore_add(cc->ms, &t.c, NULL) != 0) atomic_fetch_add(&cc->bad_insert, 1);
+        if ((q & 1) == 0) sched_yield(); /* stretch the window of a half-applied row */
+      }
     }
     if (mvcc_complete_and_wait(cc->mvcc, wn) != 0) atomic_fetch_add(&cc->bad_insert, 1);
   }
@@ -628,6 +711,43 @@ static void test_row_mutation_all_at_once(void) {
 
 /* ---- arena ---- */
 
+/* A destroyed arena's chunks go to the pool and the next arena takes them
+ * back (the same memory: no page faults); the limit bounds the pool; big
+ * allocations' own chunks are not pooled. */
+static void test_arena_chunk_pool(void) {
+  enum { CHUNK = 64 << 10 };
+  arena_pool_set_limit(0);
+  CU_ASSERT_EQUAL(arena_pool_bytes(), 0);
+  arena_pool_set_limit(ARENA_POOL_DEFAULT_LIMIT);
+  struct arena *a = arena_create(CHUNK);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  void *first = arena_alloc(a, 1000);
+  for (int i = 0; i < 200; i++) CU_ASSERT_PTR_NOT_NULL(arena_alloc(a, 1000)); /* ~4 chunks */
+  CU_ASSERT_PTR_NOT_NULL(arena_alloc(a, CHUNK)); /* big: a chunk of its own */
+  size_t reserved = arena_reserved(a);
+  arena_destroy(a);
+  size_t pooled = arena_pool_bytes();
+  CU_ASSERT_TRUE(pooled >= 3 * (size_t)CHUNK);
+  CU_ASSERT_TRUE(pooled < reserved); /* not the big one */
+  a = arena_create(CHUNK);
+  void *again = arena_alloc(a, 1000);
+  CU_ASSERT_EQUAL(arena_pool_bytes(), pooled - CHUNK); /* one chunk taken back */
+  /* The old arena's chunks were pooled newest first, so its first chunk
+   * is on top of the pool: the same memory again. */
+  CU_ASSERT_PTR_EQUAL(again, first);
+  arena_destroy(a);
+  CU_ASSERT_EQUAL(arena_pool_bytes(), pooled);
+  arena_pool_set_limit(CHUNK + 64); /* one chunk's worth (header included) */
+  CU_ASSERT_EQUAL(arena_pool_bytes(), CHUNK); /* the rest freed */
+  arena_pool_set_limit(0);
+  CU_ASSERT_EQUAL(arena_pool_bytes(), 0);
+  a = arena_create(CHUNK);
+  CU_ASSERT_PTR_NOT_NULL(arena_alloc(a, 1000));
+  arena_destroy(a);
+  CU_ASSERT_EQUAL(arena_pool_bytes(), 0); /* limit 0: nothing kept */
+  arena_pool_set_limit(ARENA_POOL_DEFAULT_LIMIT);
+}
+
 enum { ARENA_THREADS = 4, ARENA_ALLOCS = 20000 };
 
 struct arena_job {
@@ -705,6 +825,7 @@ int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("memstore", NULL, NULL);
   CU_add_test(s, "order_matches_sort", test_order_matches_sort);
+  CU_add_test(s, "add_cells_batches", test_add_cells_batches);
   CU_add_test(s, "seek_peek_next", test_seek_peek_next);
   CU_add_test(s, "reverse_positioning", test_reverse_positioning);
   CU_add_test(s, "snapshot_and_clear_while_scanning", test_snapshot_and_clear_while_scanning);
@@ -714,6 +835,7 @@ int main(void) {
   CU_add_test(s, "concurrent_inserts_and_scans", test_concurrent_inserts_and_scans);
   CU_add_test(s, "snapshots_racing_inserts", test_snapshots_racing_inserts);
   CU_add_test(s, "arena_concurrent", test_arena_concurrent);
+  CU_add_test(s, "arena_chunk_pool", test_arena_chunk_pool);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
