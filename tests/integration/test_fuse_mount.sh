@@ -151,6 +151,21 @@ for i in range(300):
 print("mismatches", bad)
 PY
 check "300 random reads equal the original ($(cat "$T/rr.out"))" grep -qx "mismatches 0" "$T/rr.out"
+# Sequential runs of 1-40 MiB from random places, forward and backward, in
+# one open file: the mount's read-ahead thread restarts at every jump.
+echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+python3 - "$T/big" "$MNT/big" > "$T/runs.out" 2>&1 <<'PY'
+import os, random, sys
+a = os.open(sys.argv[1], os.O_RDONLY); b = os.open(sys.argv[2], os.O_RDONLY)
+size = os.fstat(a).st_size; rnd = random.Random(11); bad = 0; M = 1 << 20
+for i in range(30):
+    off = rnd.randrange(0, size - 41 * M)
+    for k in range(rnd.choice([1, 8, 40])):
+        if os.pread(a, M, off) != os.pread(b, M, off): bad += 1
+        off += M
+print("mismatches", bad)
+PY
+check "sequential runs from random places equal the original ($(cat "$T/runs.out"))" grep -qx "mismatches 0" "$T/runs.out"
 PIDS=()
 for i in 1 2 3 4; do (sha256sum < "$MNT/big" | cut -d' ' -f1 > "$T/par.$i") & PIDS+=($!); done
 wait "${PIDS[@]}" # only these: a bare wait would wait for dfs-fuse too
