@@ -357,6 +357,9 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
         return dfs_err_set(DFS_EINVAL, "region %s: family %s declared twice", desc->name,
                            desc->families[i].name);
   }
+  if ((unsigned)o->durability > WAL_FSYNC)
+    return dfs_err_set(DFS_EINVAL, "region %s: unknown table durability %d", desc->name,
+                       (int)o->durability);
   struct region *r = calloc(1, sizeof *r);
   if (!r) return dfs_err_set(DFS_ENOMEM, "region_open: out of memory");
   pthread_mutex_init(&r->mu, NULL);
@@ -382,6 +385,7 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
   r->flush_size = o->flush_size ? o->flush_size : 128ull << 20;
   r->block_size = r->flush_size * (o->block_multiplier ? o->block_multiplier : 4);
   r->block_timeout_ms = o->block_timeout_ms > 0 ? o->block_timeout_ms : 10000;
+  r->durability = o->durability;
   r->name = strdup(desc->name);
   r->table = strdup(desc->table);
   size_t dl = strlen(root_dir) + strlen(desc->table) + strlen(desc->name) + 32;

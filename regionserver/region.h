@@ -84,6 +84,11 @@ struct region_opts {
    * region_opts_init to compaction_policy_conf_init's defaults. */
   struct compaction_policy_conf policy;
   size_t memstore_chunk_size;      /* hbase.hregion.memstore.mslab.chunksize; 0: 2 MiB */
+  /* The table's DURABILITY (HBase's table descriptor attribute): what a
+   * mutation that passes WAL_USE_DEFAULT gets, e.g. WAL_FSYNC for a table
+   * whose every write must be hsynced. A mutation asking for anything
+   * else keeps it (as in HBase). WAL_USE_DEFAULT (0): the WAL's default. */
+  enum wal_durability durability;
   int replication;                 /* of store files; 0: the DFS default */
   uint64_t dfs_blocksize;          /* of store files; 0: the DFS default */
   bool no_flusher;                 /* no background flusher/compactor thread
@@ -127,7 +132,9 @@ const char *region_dir(const struct region *r);
  * Timestamps CELL_LATEST_TIMESTAMP are set to now; a Delete (one version)
  * with the latest timestamp deletes the newest visible version (or is
  * stamped now when there is none), as HBase does. cells' seq_id is
- * ignored. Returns 0 once durable as `durability` asks and visible to
+ * ignored. `durability` WAL_USE_DEFAULT means the table's
+ * (region_opts.durability), and if that is WAL_USE_DEFAULT too, the WAL's
+ * default. Returns 0 once durable as `durability` asks and visible to
  * readers; DFS_EINVAL (bad cell, row outside the region), DFS_EAGAIN
  * (region too busy: the MemStores are over the blocking size), or the
  * WAL's error (the edit may then be visible but is not known durable).

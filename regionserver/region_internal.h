@@ -26,6 +26,7 @@ struct row_lock {
 struct region {
   dfs_fs *fs;
   wal *wal;                       /* NULL: no WAL (every write WAL_SKIP) */
+  enum wal_durability durability; /* the table's, for mutations with WAL_USE_DEFAULT */
   struct compactor *compactor;    /* NULL: the flusher compacts */
   char *name, *table, *dir;
   uint8_t *start_row, *end_row;

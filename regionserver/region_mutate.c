@@ -135,6 +135,7 @@ static int apply_locked(struct region *r, struct row_lock *lk, const uint8_t *ro
                         struct pending_write *pw) {
   int rc = region__check_usable(r, "write");
   if (rc) return rc;
+  if (durability == WAL_USE_DEFAULT) durability = r->durability; /* the table's */
   int64_t now = region__now(r);
   for (size_t i = 0; i < n; i++) {
     struct cell *c = &cells[i];

@@ -640,6 +640,54 @@ static void test_check_and_put(void) {
   CU_ASSERT(wal_close(w) == 0);
 }
 
+/* ---- 4b. the table's durability ------------------------------------------- */
+
+/* A mutation with WAL_USE_DEFAULT gets the table's durability (FSYNC_WAL:
+ * an hsync; SKIP_WAL: no WAL record); one that names its own keeps it. */
+static void test_table_durability(void) {
+  wal *w;
+  CU_ASSERT_FATAL(wal_open(fs, ROOT, "rs-dur", NULL, &w) == 0);
+  struct region_opts o;
+  region_opts_init(&o);
+  o.durability = WAL_FSYNC;
+  struct region_desc d = {.table = "dur", .name = "dur0001", .families = conc_fams,
+                          .n_families = 1};
+  struct region *r;
+  CU_ASSERT_FATAL(region_open(fs, ROOT, w, &d, cache, &o, &r) == 0);
+  struct wal_stats a, b;
+  struct cell p = mk("r1", "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, "v");
+  wal_get_stats(w, &a);
+  CU_ASSERT(region_mutate_row(r, (const uint8_t *)"r1", 2, &p, 1, WAL_USE_DEFAULT) == 0);
+  wal_get_stats(w, &b);
+  CU_ASSERT_EQUAL(b.appends, a.appends + 1);
+  CU_ASSERT_EQUAL(b.hsyncs, a.hsyncs + 1); /* the table's FSYNC_WAL */
+  CU_ASSERT(region_mutate_row(r, (const uint8_t *)"r1", 2, &p, 1, WAL_SYNC) == 0);
+  wal_get_stats(w, &a);
+  CU_ASSERT_EQUAL(a.appends, b.appends + 1);
+  CU_ASSERT_EQUAL(a.hsyncs, b.hsyncs); /* the mutation's own SYNC_WAL: an hflush */
+  CU_ASSERT(a.syncs > b.syncs);
+  CU_ASSERT(region_close(r, true) == 0);
+
+  o.durability = WAL_SKIP;
+  d.name = "dur0002";
+  CU_ASSERT_FATAL(region_open(fs, ROOT, w, &d, cache, &o, &r) == 0);
+  p = mk("r2", "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, "v");
+  wal_get_stats(w, &a);
+  CU_ASSERT(region_mutate_row(r, (const uint8_t *)"r2", 2, &p, 1, WAL_USE_DEFAULT) == 0);
+  wal_get_stats(w, &b);
+  CU_ASSERT_EQUAL(b.appends, a.appends); /* SKIP_WAL: not logged */
+  struct region_row rr;
+  CU_ASSERT_FATAL(get_row(r, "r2", 1, &rr) == 0);
+  CU_ASSERT_EQUAL(rr.n, 1); /* but applied */
+  region_row_free(&rr);
+  CU_ASSERT(region_close(r, true) == 0);
+
+  o.durability = (enum wal_durability)9;
+  d.name = "dur0003";
+  CU_ASSERT_EQUAL(region_open(fs, ROOT, w, &d, cache, &o, &r), DFS_EINVAL);
+  CU_ASSERT(wal_close(w) == 0);
+}
+
 /* ---- 5. the WAL fails: the region stops serving, reopening recovers -------- */
 
 static void test_wal_failure(void) {
@@ -716,6 +764,7 @@ int main(void) {
   }
   static const struct mc_test tests[] = {
       {"checkAndPut, checkAndDelete, append, refused mutations", test_check_and_put},
+      {"the table's durability: FSYNC_WAL hsyncs, SKIP_WAL logs nothing", test_table_durability},
       {"concurrent writers and scanners: no torn rows; 8 x 1000 increments", test_concurrent},
       {"kill -9 of the hosting process: WAL replay, every acknowledged write once", test_kill9},
       {"bulk load, 3 families, every delete type, flushes + compactions, get and scan vs model",
