@@ -73,7 +73,9 @@ const char *dfs_errname(int code);
 
 /* Record a detailed explanation for the calling thread and return `code`,
  * so that `return dfs_err_set(DFS_EEXIST, "create: %s: File exists", p);`
- * reads naturally. The message is truncated at 1 KiB. */
+ * reads naturally. A message longer than 1 KiB keeps its start and its end
+ * ("open /a: ... [...] ...: Connection refused"): wrapped explanations put
+ * the cause last. */
 int dfs_err_set(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -85,6 +85,36 @@ static void test_wrap(void) {
                          "ls: GET_FILE_INFO to 127.0.0.1:1: connect to 127.0.0.1:1: Connection refused");
 }
 
+/* Wrapped many times over 1 KiB: the outermost context and the innermost
+ * cause both survive. */
+static void test_long(void) {
+  dfs_err_set(DFS_EIO, "disk on fire: sector %d", 7);
+  for (int i = 0; i < 60; i++) dfs_err_set(DFS_EIO, "layer %02d of the stack: %s", i, dfs_err_msg());
+  const char *m = dfs_err_msg();
+  size_t len = strlen(m);
+  CU_ASSERT(len < 1024 && len > 900);
+  CU_ASSERT(strncmp(m, "layer 59 of the stack: layer 58", 31) == 0);
+  const char *cause = "disk on fire: sector 7";
+  CU_ASSERT(len > strlen(cause) && strcmp(m + len - strlen(cause), cause) == 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, " [...] "));
+  CU_ASSERT_EQUAL(dfs_err_code(), DFS_EIO);
+  /* A cut never splits a UTF-8 character. */
+  char big[3000];
+  size_t n = 0;
+  while (n + 2 < sizeof big - 1) {
+    big[n++] = (char)0xC3; /* e-acute */
+    big[n++] = (char)0xA9;
+  }
+  big[n] = '\0';
+  dfs_err_set(DFS_EIO, "x%s", big);
+  m = dfs_err_msg();
+  len = strlen(m);
+  const char *mk = strstr(m, " [...] ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mk);
+  CU_ASSERT(((mk - m) - 1) % 2 == 0); /* "x" then whole characters */
+  CU_ASSERT((len - (size_t)(mk - m) - 7) % 2 == 0);
+}
+
 static void test_threads(void) {
   pthread_barrier_t bar;
   pthread_barrier_init(&bar, NULL, 2);
@@ -109,6 +139,7 @@ int main(void) {
   CU_add_test(s, "passthrough", test_passthrough);
   CU_add_test(s, "message", test_message);
   CU_add_test(s, "wrap", test_wrap);
+  CU_add_test(s, "long", test_long);
   CU_add_test(s, "threads", test_threads);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
