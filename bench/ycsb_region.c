@@ -13,7 +13,9 @@
  * compactor.
  *
  * Mapping of the calls: a record is one cell (row = key, f:field0 = the
- * value); put = region_mutate_row of that cell, durable as the WAL mode
+ * value), or with fields=N (2..10) N cells f:field0..f:field<N-1>, the
+ * value cut in N pieces, as YCSB's HBase binding stores its 10 fields;
+ * put = region_mutate_row of the row's cells, durable as the WAL mode
  * says before it returns (concurrent puts share one hflush: group commit);
  * get = region_get of the row; scan = a region scanner from the key,
  * limited to n rows. Read-modify-write is the harness's get + put.
@@ -22,7 +24,7 @@
  * 128m), block_size (64k), compression=none|snappy, bloom=0|1,
  * replication (3; of the WAL and the store files), dfs_blocksize (128m,
  * of the mini-cluster and the files), wal=hflush|hsync|async|skip
- * (default hflush, hsync with --sync).
+ * (default hflush, hsync with --sync), fields=1..10 (default 1).
  *
  * The DataNodes and the NameNode are other processes: their CPU shows in
  * the result lines as other_procs_cpu_cores, not cpu_cores, and the store's
@@ -46,7 +48,6 @@
 
 #define RG_TABLE "usertable"
 #define RG_FAMILY "f"
-#define RG_QUALIFIER "field0"
 
 struct rg {
   struct minicluster *mc;   /* NULL when connected to an existing NameNode */
@@ -60,6 +61,7 @@ struct rg {
   uint64_t cache_bytes, flush_size, block_size, dfs_blocksize;
   int replication, datanodes;
   bool bloom;
+  int fields;               /* cells per record */
   enum hfile_compression compression;
   enum wal_durability durability;
 };
@@ -112,6 +114,8 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
     g->block_size = n;
   } else if (strcmp(kv, "bloom") == 0 && n <= 1) {
     g->bloom = n == 1;
+  } else if (strcmp(kv, "fields") == 0 && n >= 1 && n <= 10) {
+    g->fields = (int)n;
   } else if (strcmp(kv, "replication") == 0 && n >= 1 && n <= 32) {
     g->replication = (int)n;
   } else if (strcmp(kv, "datanodes") == 0 && n >= 1 && n <= 32) {
@@ -122,7 +126,7 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
     snprintf(err, errcap,
              "region: engine option %s=%s unknown or out of range (namenode=host:port, "
              "flush_size>=1m, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
-             "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, "
+             "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, fields 1..10, "
              "wal=hflush|hsync|async|skip)",
              kv, v);
     rc = -1;
@@ -172,6 +176,7 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   g->replication = 3;
   g->datanodes = 3;
   g->bloom = true;                 /* BLOOMFILTER => ROW, HBase's default */
+  g->fields = 1;
   g->compression = HFILE_COMPRESSION_SNAPPY;
   g->durability = o->sync ? WAL_FSYNC : WAL_SYNC;
   if (ycsb_each_engine_opt("region", o->extra, rg_set_opt, g, err, errcap) != 0) {
@@ -255,10 +260,10 @@ static void rg_describe(void *db, char *buf, size_t cap) {
   struct rg *g = db;
   snprintf(buf, cap,
            "dfs=%s,namenode=%s,replication=%d,wal=%s,group_commit=on,region=1,family=f,"
-           "versions=1,compression=%s,block_size=%llu,bloom=%s,flush_size=%lluMiB,"
+           "versions=1,fields=%d,compression=%s,block_size=%llu,bloom=%s,flush_size=%lluMiB,"
            "block_cache=%lluMiB,dfs_blocksize=%lluMiB",
            g->mc ? "minicluster" : "external", g->namenode, g->replication,
-           rg_wal_name(g->durability),
+           rg_wal_name(g->durability), g->fields,
            g->compression == HFILE_COMPRESSION_SNAPPY ? "snappy" : "none",
            (unsigned long long)g->block_size, g->bloom ? "row" : "none",
            (unsigned long long)(g->flush_size >> 20), (unsigned long long)(g->cache_bytes >> 20),
@@ -268,18 +273,25 @@ static void rg_describe(void *db, char *buf, size_t cap) {
 static int rg_put(void *db, struct ycsb_thread *t, const char *key, size_t klen,
                   const void *val, size_t vlen) {
   struct rg *g = db;
-  struct cell c = {.row = (const uint8_t *)key,
-                   .row_len = (uint32_t)klen,
-                   .family = (const uint8_t *)RG_FAMILY,
-                   .family_len = sizeof RG_FAMILY - 1,
-                   .qualifier = (const uint8_t *)RG_QUALIFIER,
-                   .qualifier_len = sizeof RG_QUALIFIER - 1,
-                   .value = val,
-                   .value_len = (uint32_t)vlen,
-                   .timestamp = CELL_LATEST_TIMESTAMP,
-                   .type = CELL_PUT};
-  int rc = region_mutate_row(g->region, (const uint8_t *)key, (uint32_t)klen, &c, 1,
-                             g->durability);
+  static const char *const qual[10] = {"field0", "field1", "field2", "field3", "field4",
+                                       "field5", "field6", "field7", "field8", "field9"};
+  struct cell c[10];
+  size_t piece = vlen / (size_t)g->fields;
+  for (int i = 0; i < g->fields; i++) {
+    size_t off = (size_t)i * piece, len = i == g->fields - 1 ? vlen - off : piece;
+    c[i] = (struct cell){.row = (const uint8_t *)key,
+                         .row_len = (uint32_t)klen,
+                         .family = (const uint8_t *)RG_FAMILY,
+                         .family_len = sizeof RG_FAMILY - 1,
+                         .qualifier = (const uint8_t *)qual[i],
+                         .qualifier_len = 6,
+                         .value = (const uint8_t *)val + off,
+                         .value_len = (uint32_t)len,
+                         .timestamp = CELL_LATEST_TIMESTAMP,
+                         .type = CELL_PUT};
+  }
+  int rc = region_mutate_row(g->region, (const uint8_t *)key, (uint32_t)klen, c,
+                             (size_t)g->fields, g->durability);
   if (rc != 0) {
     snprintf(t->err, sizeof t->err, "region: put %.*s: %s", (int)klen, key, dfs_error_message());
     return YCSB_ERROR;
@@ -287,16 +299,23 @@ static int rg_put(void *db, struct ycsb_thread *t, const char *key, size_t klen,
   return YCSB_OK;
 }
 
-/* The value of f:field0 among a row's cells, or NULL. */
-static const struct cell *rg_field(const struct cell *const *cells, const struct cell *flat,
-                                   size_t n) {
+/* The record from a row's cells (field0, field1, ... in qualifier order)
+ * into t->valbuf; its length, or -1 if the row has no field0. */
+static long rg_value(struct ycsb_thread *t, const struct cell *const *cells,
+                     const struct cell *flat, size_t n) {
+  long len = -1;
   for (size_t i = 0; i < n; i++) {
     const struct cell *c = cells ? cells[i] : &flat[i];
-    if (c->qualifier_len == sizeof RG_QUALIFIER - 1 &&
-        memcmp(c->qualifier, RG_QUALIFIER, sizeof RG_QUALIFIER - 1) == 0)
-      return c;
+    if (c->qualifier_len != 6 || memcmp(c->qualifier, "field", 5) != 0) continue;
+    if (len < 0) {
+      if (c->qualifier[5] != '0') break;
+      len = 0;
+    }
+    size_t room = (size_t)len < t->valcap ? t->valcap - (size_t)len : 0;
+    if (room) memcpy(t->valbuf + len, c->value, c->value_len < room ? c->value_len : room);
+    len += c->value_len;
   }
-  return NULL;
+  return len;
 }
 
 static int rg_get(void *db, struct ycsb_thread *t, const char *key, size_t klen, size_t *vlen) {
@@ -311,11 +330,10 @@ static int rg_get(void *db, struct ycsb_thread *t, const char *key, size_t klen,
     snprintf(t->err, sizeof t->err, "region: get %.*s: %s", (int)klen, key, dfs_error_message());
     return YCSB_ERROR;
   }
-  const struct cell *c = rg_field((const struct cell *const *)rr.cells, NULL, rr.n);
+  long len = rg_value(t, (const struct cell *const *)rr.cells, NULL, rr.n);
   int ret = YCSB_NOTFOUND;
-  if (c) {
-    *vlen = c->value_len;
-    memcpy(t->valbuf, c->value, c->value_len < t->valcap ? c->value_len : t->valcap);
+  if (len >= 0) {
+    *vlen = (size_t)len;
     ret = YCSB_OK;
   }
   region_row_free(&rr);
@@ -340,8 +358,7 @@ static long rg_scan(void *db, struct ycsb_thread *t, const char *key, size_t kle
   struct scan_result res;
   while (got < n && (rc = region_scanner_next(rs, &res)) == 1) {
     if (res.more_in_row) continue; /* no batching asked: does not happen */
-    const struct cell *c = rg_field(NULL, res.cells, res.n);
-    if (c) memcpy(t->valbuf, c->value, c->value_len < t->valcap ? c->value_len : t->valcap);
+    (void)rg_value(t, NULL, res.cells, res.n);
     got++;
   }
   if (got < n && rc < 0) {
