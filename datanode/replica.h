@@ -25,7 +25,7 @@
 #define DN_DIRECT_ALIGN 4096       /* O_DIRECT offset/length/address alignment */
 /* A flush with less than this new since the last one (an hflush of a
  * WAL, say) goes through the page cache only; more goes O_DIRECT. */
-#define DN_FLUSH_DIRECT_MIN (64u << 10)
+#define DN_FLUSH_DIRECT_MIN (256u << 10)
 
 struct dn_rbw {
   dn_storage *s;       /* borrowed; outlives the handle */
