@@ -330,7 +330,7 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
                  (long long)(h.offset + bad * DFS_CHUNK_SIZE), dfs_rpc_call_peer(call));
       } else {
         p.status = dn_rbw_write(&w, (uint64_t)h.offset, data, h.data_len, sums);
-        if (p.status == 0 && !(h.flags & (DFS_PKT_LAST | DFS_PKT_SYNC)))
+        if (p.status == 0 && !(h.flags & (DFS_PKT_LAST | DFS_PKT_SYNC | DFS_PKT_FLUSH)))
           flush_now = n_held + 1 >= HELD_MAX || !input_waiting(r.up_fd);
       }
     }
@@ -346,6 +346,8 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
         }
       } else if ((h.flags & DFS_PKT_SYNC) && p.status == 0) {
         frc = dn_rbw_sync(&w);
+      } else if (h.flags & DFS_PKT_FLUSH) {
+        frc = dn_rbw_flush_waited(&w);
       } else {
         frc = dn_rbw_flush(&w);
       }

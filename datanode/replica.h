@@ -25,7 +25,7 @@
 #define DN_DIRECT_ALIGN 4096       /* O_DIRECT offset/length/address alignment */
 /* A flush with less than this new since the last one (an hflush of a
  * WAL, say) goes through the page cache only; more goes O_DIRECT. */
-#define DN_FLUSH_DIRECT_MIN (256u << 10)
+#define DN_FLUSH_DIRECT_MIN (64u << 10)
 
 struct dn_rbw {
   dn_storage *s;       /* borrowed; outlives the handle */
@@ -80,6 +80,10 @@ int dn_rbw_write(struct dn_rbw *w, uint64_t offset, const uint8_t *data,
 /* Make every byte written so far part of the file (visible to readers of
  * the file; not necessarily on disk). Call before acknowledging data. */
 int dn_rbw_flush(struct dn_rbw *w);
+/* dn_rbw_flush for a packet whose writer waits for the ack (DFS_PKT_FLUSH,
+ * an hflush): never an O_DIRECT write, so the ack does not wait for the
+ * disk. */
+int dn_rbw_flush_waited(struct dn_rbw *w);
 
 /* Flush, then fdatasync data and checksum files (hsync / DFS_PKT_SYNC). */
 int dn_rbw_sync(struct dn_rbw *w);

@@ -720,7 +720,7 @@ static int flush_common(dfs_file *f, uint8_t flags) {
   return rc;
 }
 
-int dfs_hflush(dfs_file *f) { return flush_common(f, 0); }
+int dfs_hflush(dfs_file *f) { return flush_common(f, DFS_PKT_FLUSH); }
 int dfs_hsync(dfs_file *f) { return flush_common(f, DFS_PKT_SYNC); }
 
 int dfs__writer_close(dfs_file *f) {

@@ -51,7 +51,7 @@ int dfs_packet_hdr_decode(const uint8_t *in, size_t len, uint32_t max_data,
                        (long long)offset, DFS_CHUNK_SIZE);
   if (seqno < -1 || (seqno == -1 && (data_len != 0 || flags != 0)))
     return dfs_err_set(DFS_EPROTO, "packet seqno %lld invalid", (long long)seqno);
-  if (flags & ~(DFS_PKT_LAST | DFS_PKT_SYNC))
+  if (flags & ~(DFS_PKT_LAST | DFS_PKT_SYNC | DFS_PKT_FLUSH))
     return dfs_err_set(DFS_EPROTO, "packet flags 0x%x unknown", flags);
   if (in[25] | in[26] | in[27])
     return dfs_err_set(DFS_EPROTO, "packet reserved bytes not zero");

@@ -15,7 +15,7 @@
  *                      last chunk after hflush starts at that chunk)
  *   i64 seqno          0,1,2,... per block stream; -1: heartbeat (empty)
  *   u32 data_len       data bytes (0 for the empty last packet / heartbeat)
- *   u8  flags          DFS_PKT_LAST | DFS_PKT_SYNC
+ *   u8  flags          DFS_PKT_LAST | DFS_PKT_SYNC | DFS_PKT_FLUSH
  *   u8  reserved[3]    zero
  * ack (12 + 4n bytes):
  *   i64 seqno          the packet acknowledged (-1: heartbeat ack)
@@ -36,7 +36,10 @@
 #define DFS_ACK_MAX_LEN (12 + 4 * DFS_MAX_PIPELINE)
 #define DFS_PACKET_MAX_DATA (16u << 20)
 
-enum { DFS_PKT_LAST = 1, DFS_PKT_SYNC = 2 };
+/* LAST: the empty last packet of a block. SYNC: fsync before the ack
+ * (hsync). FLUSH: the writer waits for this packet's ack (hflush): the
+ * DataNodes answer from the page cache rather than behind a disk write. */
+enum { DFS_PKT_LAST = 1, DFS_PKT_SYNC = 2, DFS_PKT_FLUSH = 4 };
 
 struct dfs_packet_hdr {
   int64_t offset;

@@ -599,7 +599,9 @@ static void test_hflush_partial_chunk(void) {
   CU_ASSERT_EQUAL(dfs_hflush(f), 0);
   pthread_mutex_lock(&F.mu);
   CU_ASSERT_EQUAL(F.npkts, 1);
-  CU_ASSERT_TRUE(F.pkts[0].offset == 0 && F.pkts[0].len == 1000 && F.pkts[0].flags == 0);
+  /* An hflush's packet says so: the DataNodes answer it from memory. */
+  CU_ASSERT_TRUE(F.pkts[0].offset == 0 && F.pkts[0].len == 1000 &&
+                 F.pkts[0].flags == DFS_PKT_FLUSH);
   CU_ASSERT_EQUAL(F.blk_len[0], 1000); /* acked before hflush returned */
   pthread_mutex_unlock(&F.mu);
 

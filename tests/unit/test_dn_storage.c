@@ -386,8 +386,9 @@ static void test_rbw_staging_random(void) {
       done += piece;
     }
     len += n;
-    if ((x & 7) == 1) {
-      bad += dn_rbw_flush(&w) != 0;
+    if ((x & 7) == 1 || (x & 7) == 2) {
+      /* a streaming flush, or one a writer waits for (hflush: no O_DIRECT) */
+      bad += ((x & 7) == 1 ? dn_rbw_flush(&w) : dn_rbw_flush_waited(&w)) != 0;
       /* After a flush the file holds every byte written. */
       dn_storage_path(s, w.vol, DN_REPLICA_RBW, 77, 1001, false, p, sizeof p);
       bad += file_size(p) != (off_t)len;

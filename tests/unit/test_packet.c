@@ -63,7 +63,7 @@ static void m_offset_neg(uint8_t *b) { b[4] = 0x80; }
 static void m_offset_unaligned(uint8_t *b) { b[11] = 1; }
 static void m_seqno(uint8_t *b) { memset(b + 12, 0xff, 7); b[19] = 0xfe; } /* -2 */
 static void m_hb_data(uint8_t *b) { memset(b + 12, 0xff, 8); }             /* -1 with data */
-static void m_flags(uint8_t *b) { b[24] = 4; }
+static void m_flags(uint8_t *b) { b[24] = 8; } /* no such flag */
 static void m_reserved1(uint8_t *b) { b[25] = 1; }
 static void m_reserved3(uint8_t *b) { b[27] = 0x80; }
 static void m_huge(uint8_t *b) { b[20] = 0xff; b[0] = 0xff; }
