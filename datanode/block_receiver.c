@@ -290,6 +290,7 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
   /* The packet loop. */
   struct pending held[HELD_MAX];
   int n_held = 0;
+  bool hflushing = false;
   for (;;) {
     uint8_t hdr_raw[DFS_PACKET_HDR_LEN];
     struct dfs_packet_hdr h;
@@ -314,6 +315,10 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
     }
     struct pending p = {.seqno = h.seqno, .end = (uint64_t)h.offset + h.data_len,
                         .flags = h.flags};
+    /* A writer that hflushes (a WAL) waits for its acks: from its first
+     * hflush on, every flush of the block goes through the page cache
+     * (also that of a full packet sent just before the hflush's own). */
+    if (h.flags & DFS_PKT_FLUSH) hflushing = true;
     /* Data is acked only once it is in the file (dn_rbw_flush). Packets
      * written to the staging buffer wait in `held` until the next flush:
      * at SYNC / LAST, when no further packet is waiting on the socket (so an
@@ -346,7 +351,7 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
         }
       } else if ((h.flags & DFS_PKT_SYNC) && p.status == 0) {
         frc = dn_rbw_sync(&w);
-      } else if (h.flags & DFS_PKT_FLUSH) {
+      } else if (hflushing) {
         frc = dn_rbw_flush_waited(&w);
       } else {
         frc = dn_rbw_flush(&w);
