@@ -4,8 +4,10 @@
  *
  * Locking: l->mu guards every field of struct nn_editlog except fd, which
  * only the current syncer (syncing == true) or a roll/close (which first
- * waits for !syncing and then holds mu throughout) touches. Lock order:
- * namespace lock -> l->mu; nothing is called out while mu is held.
+ * waits for !syncing and then holds mu throughout) touches; synced_txid
+ * and failed are written under mu and read without it by woken waiters.
+ * Lock order: namespace lock -> l->mu; nothing is called out while mu is
+ * held.
  */
 #include "editlog.h"
 
@@ -22,6 +24,7 @@
 
 #include "crc32c.h"
 #include "errors.h"
+#include "futex.h"
 #include "log.h"
 
 struct nn_buf {
@@ -32,21 +35,23 @@ struct nn_buf {
 struct nn_editlog {
   pthread_mutex_t mu;
   pthread_cond_t cv;      /* broadcast when a sync ends (roll, close) */
-  /* Group commit wake-ups: a handler waits on gen_cv[g & 1] for the sync
-   * of generation g that will cover its txid. The end of sync g wakes all
-   * of gen_cv[g & 1] (they are covered) and one waiter of g + 1, which
-   * becomes the next syncer; the others sleep on. One broadcast to all
-   * would wake handlers only the next sync covers, to sleep again. */
-  pthread_cond_t gen_cv[2];
+  /* Group commit wake-ups: a handler sleeps on the futex word
+   * gen_word[g & 1] for the sync of generation g that will cover its txid
+   * (futex.h: woken handlers return without taking mu back). The end of
+   * sync g wakes all of gen_word[g & 1] (they are covered) and one waiter
+   * of g + 1, which becomes the next syncer; the others sleep on. One
+   * wake-up for all would wake handlers only the next sync covers, to
+   * sleep again. */
+  _Atomic uint32_t gen_word[2];
   uint64_t sync_gen;      /* generation of the current or last sync */
   uint64_t syncing_upto;  /* last txid the current sync covers */
   char *dir;
   int fd;                 /* the in-progress segment */
   uint64_t seg_first;     /* first txid of the segment (guarded by mu) */
   uint64_t last_txid;     /* last txid handed out */
-  uint64_t synced_txid;   /* last txid durable on disk */
+  _Atomic uint64_t synced_txid; /* last txid durable on disk (written under mu) */
   bool syncing;           /* a syncer is writing outside mu */
-  int failed;             /* sticky error after a failed write/fdatasync */
+  _Atomic int failed;     /* sticky error after a failed write/fdatasync (under mu) */
   struct nn_buf cur;      /* records appended, not yet taken by a syncer */
   struct nn_buf spare;    /* the buffer the syncer writes (swapped) */
   uint64_t off;           /* end of the records in the segment (syncer/roll) */
@@ -170,8 +175,6 @@ int nn_editlog_open(const char *dir, uint64_t first_txid, nn_editlog **out) {
   }
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
-  pthread_cond_init(&l->gen_cv[0], NULL);
-  pthread_cond_init(&l->gen_cv[1], NULL);
   l->seg_first = first_txid;
   l->off = l->prealloc_end = NN_EDITS_MAGIC_LEN;
   l->last_txid = first_txid - 1;
@@ -219,8 +222,11 @@ out:
 }
 
 /* Become the syncer: called with mu held and !syncing; returns with mu
- * held. Writes everything buffered so far. */
-static int sync_locked(nn_editlog *l) {
+ * held and *gen set to the generation written. Writes everything buffered
+ * so far. The caller wakes the waiters (wake_after_sync) once mu is
+ * released, so that the one it makes the next syncer does not block on
+ * it. */
+static int sync_locked(nn_editlog *l, uint64_t *gen_out) {
   struct nn_buf tmp = l->spare;
   l->spare = l->cur;
   l->cur = tmp;
@@ -254,39 +260,65 @@ static int sync_locked(nn_editlog *l) {
   } else {
     l->synced_txid = upto;
   }
-  pthread_cond_broadcast(&l->gen_cv[gen & 1]);
-  if (rc) pthread_cond_broadcast(&l->gen_cv[(gen + 1) & 1]); /* all fail */
-  else pthread_cond_signal(&l->gen_cv[(gen + 1) & 1]);       /* next syncer */
   pthread_cond_broadcast(&l->cv);
+  *gen_out = gen;
   return rc;
 }
 
-static int sync_to_locked(nn_editlog *l, uint64_t txid) {
-  while (l->synced_txid < txid && !l->failed) {
-    if (l->syncing) {
-      uint64_t g = txid <= l->syncing_upto ? l->sync_gen : l->sync_gen + 1;
-      pthread_cond_wait(&l->gen_cv[g & 1], &l->mu);
-      continue;
-    }
-    sync_locked(l);
-  }
-  if (l->synced_txid < txid)
-    return dfs_err_set(l->failed, "editlog: sync failed: %s", strerror(-l->failed));
-  return 0;
+/* After sync gen ended (mu released): wake its waiters, and one waiter of
+ * the next generation when records wait for it (all of them on failure). */
+static void wake_after_sync(nn_editlog *l, uint64_t gen, int rc, bool more) {
+  dfs_futex_bump_wake(&l->gen_word[gen & 1], INT_MAX);
+  if (rc) dfs_futex_bump_wake(&l->gen_word[(gen + 1) & 1], INT_MAX);
+  else if (more) dfs_futex_bump_wake(&l->gen_word[(gen + 1) & 1], 1);
 }
 
-int nn_editlog_sync(nn_editlog *l, uint64_t txid) {
+/* Wait until txid is durable, syncing when no one else is. mu not held. */
+static int sync_to(nn_editlog *l, uint64_t txid) {
+  for (;;) {
+    if (l->synced_txid >= txid) return 0;
+    if (l->failed) break;
+    pthread_mutex_lock(&l->mu);
+    if (l->synced_txid >= txid || l->failed) {
+      pthread_mutex_unlock(&l->mu);
+      continue;
+    }
+    if (!l->syncing) {
+      uint64_t gen;
+      int rc = sync_locked(l, &gen);
+      bool more = l->last_txid > l->synced_txid;
+      pthread_mutex_unlock(&l->mu);
+      wake_after_sync(l, gen, rc, more);
+      continue;
+    }
+    uint64_t g = txid <= l->syncing_upto ? l->sync_gen : l->sync_gen + 1;
+    uint32_t v = atomic_load_explicit(&l->gen_word[g & 1], memory_order_acquire);
+    pthread_mutex_unlock(&l->mu);
+    dfs_futex_wait(&l->gen_word[g & 1], v);
+  }
+  int failed = l->failed;
+  return dfs_err_set(failed, "editlog: sync failed: %s", strerror(-failed));
+}
+
+int nn_editlog_sync(nn_editlog *l, uint64_t txid) { return sync_to(l, txid); }
+
+/* Everything appended so far durable and no sync running; returns with mu
+ * held. Appends are kept out by the caller (namespace lock). */
+static int sync_all_locked(nn_editlog *l) {
   pthread_mutex_lock(&l->mu);
-  int rc = sync_to_locked(l, txid);
+  uint64_t last = l->last_txid;
   pthread_mutex_unlock(&l->mu);
+  int rc = sync_to(l, last);
+  pthread_mutex_lock(&l->mu);
+  while (l->syncing) pthread_cond_wait(&l->cv, &l->mu);
   return rc;
 }
 
 int nn_editlog_sync_all(nn_editlog *l) {
   pthread_mutex_lock(&l->mu);
-  int rc = sync_to_locked(l, l->last_txid);
+  uint64_t last = l->last_txid;
   pthread_mutex_unlock(&l->mu);
-  return rc;
+  return sync_to(l, last);
 }
 
 uint64_t nn_editlog_last_txid(nn_editlog *l) {
@@ -326,9 +358,7 @@ static int finalize_segment(const char *dir, uint64_t first, uint64_t last) {
 }
 
 int nn_editlog_roll(nn_editlog *l, uint64_t *last) {
-  pthread_mutex_lock(&l->mu);
-  int rc = sync_to_locked(l, l->last_txid);
-  while (rc == 0 && l->syncing) pthread_cond_wait(&l->cv, &l->mu);
+  int rc = sync_all_locked(l);
   if (rc) goto out;
   rc = trim_segment(l->fd, l->off);
   close(l->fd);
@@ -350,9 +380,7 @@ out:
 
 int nn_editlog_close(nn_editlog *l) {
   if (!l) return 0;
-  pthread_mutex_lock(&l->mu);
-  int rc = sync_to_locked(l, l->last_txid);
-  while (l->syncing) pthread_cond_wait(&l->cv, &l->mu);
+  int rc = sync_all_locked(l);
   pthread_mutex_unlock(&l->mu);
   if (l->fd >= 0) {
     if (rc == 0) rc = trim_segment(l->fd, l->off);
@@ -360,8 +388,6 @@ int nn_editlog_close(nn_editlog *l) {
   }
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
-  pthread_cond_destroy(&l->gen_cv[0]);
-  pthread_cond_destroy(&l->gen_cv[1]);
   free(l->cur.p);
   free(l->spare.p);
   free(l->dir);

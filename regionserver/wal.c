@@ -36,18 +36,17 @@
  */
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
+#include "futex.h"
 #include "wal.h"
 
 /* ---- a small map: region name -> highest sequence id --------------------- */
@@ -247,15 +246,10 @@ static const char *base_name(const char *path) {
 }
 
 /* Wakes every sync waiter sleeping on synced_word[i]. */
-static void wake_synced(wal *w, unsigned i) {
-  atomic_fetch_add_explicit(&w->synced_word[i], 1, memory_order_release);
-  syscall(SYS_futex, &w->synced_word[i], FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
+static void wake_synced(wal *w, unsigned i) { dfs_futex_bump_wake(&w->synced_word[i], INT_MAX); }
 
 /* Sleeps while synced_word[i] still holds v (returns at once if it moved). */
-static void wait_synced(wal *w, unsigned i, uint32_t v) {
-  syscall(SYS_futex, &w->synced_word[i], FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
-}
+static void wait_synced(wal *w, unsigned i, uint32_t v) { dfs_futex_wait(&w->synced_word[i], v); }
 
 /* The WAL failed: every present and future caller gets this. mu held. */
 static void set_failed(wal *w, int rc, const char *msg) {
