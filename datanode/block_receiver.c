@@ -98,6 +98,7 @@ static void down_fail(struct receiver *r, int err) {
 
 static void *responder_main(void *arg) {
   struct receiver *r = arg;
+  pthread_setname_np(pthread_self(), "dn-responder");
   uint8_t buf[DFS_ACK_MAX_LEN];
   r->up_ok = true;
   for (;;) {

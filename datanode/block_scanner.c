@@ -144,6 +144,7 @@ out:
 
 static void *scanner_main(void *arg) {
   dn_scanner *sc = arg;
+  pthread_setname_np(pthread_self(), "dn-scanner");
   /* Let start-up traffic (block reports, first writes) settle first. */
   if (!rest(sc, 60000)) return NULL;
   for (;;) {

@@ -428,6 +428,7 @@ static void run_job(dn_nn_link *l, const Dfs__DatanodeCommand *c) {
 
 static void *worker_main(void *arg) {
   dn_nn_link *l = arg;
+  pthread_setname_np(pthread_self(), "dn-commands");
   for (;;) {
     pthread_mutex_lock(&l->lock);
     while (l->jobs == NULL && !l->stop) pthread_cond_wait(&l->work_cond, &l->lock);
@@ -474,6 +475,7 @@ static bool wait_until(dn_nn_link *l, int64_t until, bool wake_on_work) {
 
 static void *link_main(void *arg) {
   dn_nn_link *l = arg;
+  pthread_setname_np(pthread_self(), "dn-nnlink");
   dn_ctx *dn = l->dn;
   bool registered = false;
   int64_t backoff = 100, next_hb = 0, next_br = 0;

@@ -82,6 +82,7 @@ static bool too_many_failed(dn_ctx *dn) {
 
 static void *volcheck_main(void *arg) {
   struct dn_volcheck *c = arg;
+  pthread_setname_np(pthread_self(), "dn-volcheck");
   dn_ctx *dn = c->dn;
   int64_t next = dfs_now_ms() + c->gap_ms, last = 0;
   pthread_mutex_lock(&c->lock);

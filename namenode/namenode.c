@@ -103,6 +103,7 @@ static void fatal_exit(void *arg, int rc, const char *msg) {
 
 static void *monitor_main(void *arg) {
   namenode *nn = arg;
+  pthread_setname_np(pthread_self(), "nn-monitor");
   int64_t last_ckpt = nn_mono_ms();
   int64_t repl_ms = nn_ns_config(nn->ns)->repl_interval_ms;
   /* liveness and safe mode every second; replication work every

@@ -113,6 +113,7 @@ static int job_throttle(void *arg, uint64_t bytes) {
 
 static void *worker(void *arg) {
   struct slot *sl = arg;
+  pthread_setname_np(pthread_self(), "rs-compactor");
   struct compactor *c = sl->c;
   pthread_mutex_lock(&c->mu);
   for (;;) {

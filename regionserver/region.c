@@ -144,6 +144,7 @@ static void compact_stores(struct region *r) {
 
 static void *flusher_main(void *arg) {
   struct region *r = arg;
+  pthread_setname_np(pthread_self(), "rs-flusher");
   pthread_mutex_lock(&r->mu);
   for (;;) {
     while (!r->stopping && !r->flush_wanted && !(r->compact_wanted && !r->compactor))

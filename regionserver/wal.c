@@ -445,6 +445,7 @@ static bool switch_to_next(wal *w, uint64_t last) {
 /* The roller thread: prepares the next file and retires rolled ones. */
 static void *roller_main(void *arg) {
   wal *w = arg;
+  pthread_setname_np(pthread_self(), "wal-roller");
   pthread_mutex_lock(&w->mu);
   for (;;) {
     if (w->retiring) {
@@ -541,6 +542,7 @@ static void batch_reset(struct batch *b) {
 
 static void *syncer_main(void *arg) {
   wal *w = arg;
+  pthread_setname_np(pthread_self(), "wal-syncer");
   pthread_mutex_lock(&w->mu);
   for (;;) {
     int64_t now = mono_ms();

@@ -80,6 +80,7 @@ int dfs__nn_call(dfs_fs *fs, uint16_t method, const ProtobufCMessage *req,
 
 static void *renewer_main(void *arg) {
   dfs_fs *fs = arg;
+  pthread_setname_np(pthread_self(), "lease-renewer");
   int tick = RENEWER_TICK_MS;
   if (fs->timeout_ms / 4 > 0 && fs->timeout_ms / 4 < tick) tick = fs->timeout_ms / 4;
   int64_t last_renew = dfs_now_ms(); /* CREATE took the lease just now */

@@ -310,6 +310,7 @@ static void lingering_close(struct conn *c, uint32_t expect) {
 static void *conn_main(void *arg) {
   struct conn *c = arg;
   dfs_rpc_server *s = c->srv;
+  pthread_setname_np(pthread_self(), "rpc-conn");
   for (;;) {
     int rc = fill(c, DFS_RPC_HDR_LEN);
     if (rc) break; /* closed, idle too long, or shut down */
@@ -358,6 +359,7 @@ static void refuse(int fd, const dfs_rpc_server *s) {
 
 static void *accept_main(void *arg) {
   dfs_rpc_server *s = arg;
+  pthread_setname_np(pthread_self(), "rpc-accept");
   for (;;) {
     int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
