@@ -181,31 +181,70 @@ static bool enqueue(struct receiver *r, const struct pending *p) {
 }
 
 /* Connect to targets[0] and set up the rest of the pipeline behind it. */
-static int setup_downstream(struct receiver *r, const Dfs__WriteBlockRequest *req,
-                            char *bad_link, size_t bad_cap) {
-  char addr[300];
-  dn_info_addr(req->targets[0], addr, sizeof addr);
-  snprintf(bad_link, bad_cap, "%s", addr);
+/* The request for the rest of the pipeline: our own minus the first target. */
+static Dfs__WriteBlockRequest downstream_request(const Dfs__WriteBlockRequest *req) {
   Dfs__WriteBlockRequest fwd = *req;
   fwd.n_targets = req->n_targets - 1;
   fwd.targets = req->targets + 1;
+  return fwd;
+}
+
+/* First half of the downstream setup: connect and send the request, so that
+ * the rest of the pipeline prepares its replicas while this node creates
+ * its own. 0, or an error (finish_downstream then tries once more). */
+static int start_downstream(struct receiver *r, const Dfs__WriteBlockRequest *req) {
+  char addr[300];
+  dn_info_addr(req->targets[0], addr, sizeof addr);
+  Dfs__WriteBlockRequest fwd = downstream_request(req);
+  int rc = dn_take_conn(r->dn, addr, &r->down);
+  if (rc < 0) return rc;
+  r->down_fd = dfs_conn_fd(r->down);
+  dfs_sock_set_buffers(r->down_fd, SOCK_BUF);
+  rc = dfs_conn_send(r->down, DFS_M_WRITE_BLOCK, &fwd.base, r->dn->socket_timeout_ms, NULL);
+  if (rc < 0) {
+    dfs_rpc_client_give(r->dn->client, r->down, false);
+    r->down = NULL;
+    r->down_fd = -1;
+  }
+  return rc;
+}
+
+/* Second half: the downstream's answer. `sent` says whether
+ * start_downstream succeeded; if not, or if the pooled connection it used
+ * had been closed by the peer while idle, the whole call is made (again)
+ * on a fresh connection. */
+static int finish_downstream(struct receiver *r, const Dfs__WriteBlockRequest *req, bool sent,
+                             char *bad_link, size_t bad_cap) {
+  char addr[300];
+  dn_info_addr(req->targets[0], addr, sizeof addr);
+  snprintf(bad_link, bad_cap, "%s", addr);
+  Dfs__WriteBlockRequest fwd = downstream_request(req);
   Dfs__WriteBlockResponse *resp = NULL;
-  int rc = 0;
-  /* A pooled connection may have been closed by the peer while idle: one
-   * retry on a reset, which a fresh connection to a live node never gets. */
-  for (int attempt = 0; attempt < 2; attempt++) {
-    rc = dn_take_conn(r->dn, addr, &r->down);
-    if (rc < 0) return rc;
+  int rc = DFS_ECONNRESET;
+  bool stale = false;
+  if (sent) {
+    rc = dfs_conn_recv(r->down, DFS_M_WRITE_BLOCK, &dfs__write_block_response__descriptor,
+                       (ProtobufCMessage **)&resp, r->dn->socket_timeout_ms, &stale);
+    if (rc < 0) {
+      dfs_rpc_client_give(r->dn->client, r->down, false);
+      r->down = NULL;
+      r->down_fd = -1;
+    }
+  }
+  if (!sent || (rc < 0 && stale)) {
+    /* (one more try, as before the split: dn_take_conn passes over pooled
+     * connections the peer has visibly closed) */
+    if ((rc = dn_take_conn(r->dn, addr, &r->down)) < 0) return rc;
     r->down_fd = dfs_conn_fd(r->down);
     dfs_sock_set_buffers(r->down_fd, SOCK_BUF);
     rc = dfs_conn_call(r->down, DFS_M_WRITE_BLOCK, &fwd.base,
                        &dfs__write_block_response__descriptor, (ProtobufCMessage **)&resp,
                        r->dn->socket_timeout_ms);
-    if (rc == 0) break;
-    dfs_rpc_client_give(r->dn->client, r->down, false);
-    r->down = NULL;
-    r->down_fd = -1;
-    if (rc != DFS_ECONNRESET && rc != -EPIPE) return rc;
+    if (rc < 0) {
+      dfs_rpc_client_give(r->dn->client, r->down, false);
+      r->down = NULL;
+      r->down_fd = -1;
+    }
   }
   if (rc < 0) return rc;
   rc = resp->status;
@@ -255,6 +294,11 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
             (unsigned long long)r.id, (unsigned long long)r.gs, dfs_rpc_call_peer(call),
             req->n_targets, (int)req->stage);
   bool recovery = req->stage == DFS__WRITE_STAGE__STAGE_RECOVERY;
+  r.n_down = (int)req->n_targets;
+  /* Ask the next node first: it (and the nodes after it) set up while we
+   * create our replica; a pipeline's setup then costs about one node's
+   * file creation instead of the sum. */
+  bool sent = r.n_down > 0 && start_downstream(&r, req) == 0;
   if (recovery)
     rc = dn_rbw_recover(dn->storage, dn->map, r.id, r.gs,
                         req->has_min_bytes_rcvd ? req->min_bytes_rcvd : 0, 3000,
@@ -265,11 +309,15 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
     LOG_WARN("datanode", "write blk_%llu: %s", (unsigned long long)r.id, dfs_err_msg());
     reply(call, rc, NULL, dfs_err_msg());
     rc = 0;
+    /* The downstream nodes see the connection close and drop their replicas. */
+    if (r.down) dfs_rpc_client_give(dn->client, r.down, false);
+    r.down = NULL;
+    r.down_fd = -1;
     goto out;
   }
   have_rbw = true;
-  r.n_down = (int)req->n_targets;
-  if (r.n_down > 0 && (rc = setup_downstream(&r, req, bad_link, sizeof bad_link)) < 0) {
+  if (r.n_down > 0 &&
+      (rc = finish_downstream(&r, req, sent, bad_link, sizeof bad_link)) < 0) {
     LOG_WARN("datanode", "write blk_%llu: downstream %s: %s", (unsigned long long)r.id,
              bad_link, dfs_err_msg());
     reply(call, DFS_EPIPELINE, bad_link, dfs_err_msg());

@@ -166,6 +166,17 @@ void dfs_rpc_client_give(dfs_rpc_client *c, dfs_conn *conn, bool reusable);
 int dfs_conn_call(dfs_conn *conn, uint16_t method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *resp_desc,
                   ProtobufCMessage **resp, int timeout_ms);
+/* The same call in two halves, so that the caller can work while the peer
+ * does: dfs_conn_send() sends the request, dfs_conn_recv() waits up to
+ * timeout_ms for its reply. Nothing else may use the connection between
+ * the two. *stale (may be NULL) is set when the connection turned out to
+ * be closed by the peer before it took the request (a pooled connection
+ * gone idle): the call never ran and may be retried on a fresh one. */
+int dfs_conn_send(dfs_conn *conn, uint16_t method, const ProtobufCMessage *req,
+                  int timeout_ms, bool *stale);
+int dfs_conn_recv(dfs_conn *conn, uint16_t method,
+                  const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                  int timeout_ms, bool *stale);
 int dfs_conn_fd(const dfs_conn *conn);
 const char *dfs_conn_addr(const dfs_conn *conn);
 

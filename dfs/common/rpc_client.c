@@ -170,12 +170,11 @@ static int salvage_error(struct dfs_conn *k, const char *mname) {
  * the whole reply, and bytes past it are a protocol error (nothing may
  * follow a plain call's reply).
  */
-static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
-                     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                     int timeout_ms, int exact, int *stale) {
+/* The first half of a call: send the request (call id k->next_call_id). */
+static int conn_send(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
+                     int64_t deadline, int *stale) {
   const char *mname = dfs_method_name(method);
   if (!mname) mname = "call";
-  int64_t deadline = dfs_now_ms() + timeout_ms;
   size_t n = req ? protobuf_c_message_get_packed_size(req) : 0;
   *stale = 0;
   if (n > k->max_body)
@@ -193,6 +192,18 @@ static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
     *stale = 1;
     return dfs_err_set(rc, "%s to %s: %s", mname, k->addr, dfs_err_msg());
   }
+  return 0;
+}
+
+/* The second half: wait for the reply to the call just sent and decode it. */
+static int conn_recv(struct dfs_conn *k, uint16_t method,
+                     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                     int64_t deadline, int timeout_ms, int exact, int *stale) {
+  const char *mname = dfs_method_name(method);
+  if (!mname) mname = "call";
+  uint64_t id = k->next_call_id;
+  int rc;
+  *stale = 0;
   /* The reply lands in k->buf: header at 0, body at DFS_RPC_HDR_LEN. */
   size_t got = 0;
   while (got < DFS_RPC_HDR_LEN) {
@@ -250,6 +261,15 @@ static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
   return 0;
 }
 
+static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                     int timeout_ms, int exact, int *stale) {
+  int64_t deadline = dfs_now_ms() + timeout_ms;
+  int rc = conn_send(k, method, req, deadline, stale);
+  if (rc) return rc;
+  return conn_recv(k, method, resp_desc, resp, deadline, timeout_ms, exact, stale);
+}
+
 int dfs_conn_call(dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                   int timeout_ms) {
@@ -257,6 +277,24 @@ int dfs_conn_call(dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
   if (resp) *resp = NULL;
   return conn_call(k, method, req, resp_desc, resp, timeout_ms > 0 ? timeout_ms : 60000, 1,
                    &stale);
+}
+
+int dfs_conn_send(dfs_conn *k, uint16_t method, const ProtobufCMessage *req, int timeout_ms,
+                  bool *stale) {
+  int st = 0;
+  int rc = conn_send(k, method, req, dfs_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000), &st);
+  if (stale) *stale = st;
+  return rc;
+}
+
+int dfs_conn_recv(dfs_conn *k, uint16_t method, const ProtobufCMessageDescriptor *resp_desc,
+                  ProtobufCMessage **resp, int timeout_ms, bool *stale) {
+  int st = 0;
+  if (resp) *resp = NULL;
+  if (timeout_ms <= 0) timeout_ms = 60000;
+  int rc = conn_recv(k, method, resp_desc, resp, dfs_now_ms() + timeout_ms, timeout_ms, 1, &st);
+  if (stale) *stale = st;
+  return rc;
 }
 
 /* Open a connection and state the context. `what` names the call that
