@@ -542,6 +542,64 @@ static void test_stale_pooled_connection(void) {
   dfs_rpc_server_destroy(s);
 }
 
+/* dfs_conn_send + dfs_conn_recv: the same call as dfs_conn_call, in two
+ * halves (the DataNode sends WRITE_BLOCK downstream, then creates its own
+ * replica, then waits). */
+static void test_call_in_halves(void) {
+  dfs_rpc_client *c = new_client(5000);
+  dfs_conn *k;
+  CU_ASSERT_FATAL(dfs_rpc_client_take(c, addr, 5000, &k) == 0);
+  Dfs__MkdirsRequest r;
+  mk_req(&r, "/halves", 0755);
+  bool stale = true;
+  CU_ASSERT_EQUAL(dfs_conn_send(k, DFS_M_MKDIRS, &r.base, 5000, &stale), 0);
+  CU_ASSERT_FALSE(stale);
+  ProtobufCMessage *resp = NULL;
+  CU_ASSERT_EQUAL(dfs_conn_recv(k, DFS_M_MKDIRS, &dfs__mkdirs_response__descriptor, &resp, 5000,
+                                &stale),
+                  0);
+  CU_ASSERT_FALSE(stale);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+  CU_ASSERT_EQUAL(((Dfs__MkdirsResponse *)resp)->result, 1);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  /* In step afterwards: a whole call on the same connection, then an error
+   * reply through the halves (the handler's message comes through). */
+  int result = -1;
+  CU_ASSERT_EQUAL(conn_mkdirs(k, "/halves", 0754, &result), 0);
+  CU_ASSERT_EQUAL(result, 0);
+  mk_req(&r, "/whoami", 0);
+  CU_ASSERT_EQUAL(dfs_conn_send(k, DFS_M_MKDIRS, &r.base, 5000, NULL), 0);
+  CU_ASSERT_EQUAL(dfs_conn_recv(k, DFS_M_MKDIRS, &dfs__mkdirs_response__descriptor, &resp, 5000,
+                                NULL),
+                  DFS_EPERM);
+  CU_ASSERT_PTR_NULL(resp);
+  CU_ASSERT_STRING_EQUAL(dfs_err_msg(), "user=alice client=DFSClient_1_2");
+  dfs_rpc_client_give(c, k, true);
+  dfs_rpc_client_destroy(c);
+
+  /* A connection the server closed while idle: one half or the other says
+   * so (stale), and the call never ran. */
+  dfs_rpc_server *s = start_server("127.0.0.1:0", 0, 100);
+  CU_ASSERT_FATAL(s != NULL);
+  char a[64];
+  snprintf(a, sizeof a, "127.0.0.1:%d", dfs_rpc_server_port(s));
+  c = new_client(5000);
+  CU_ASSERT_FATAL(dfs_rpc_client_take(c, a, 5000, &k) == 0);
+  struct pollfd p = {.fd = dfs_conn_fd(k), .events = POLLIN};
+  CU_ASSERT(poll(&p, 1, 5000) == 1);
+  mk_req(&r, "/never", 0755);
+  bool st_send = false, st_recv = false;
+  int src = dfs_conn_send(k, DFS_M_MKDIRS, &r.base, 5000, &st_send);
+  int rrc = src < 0 ? src
+                    : dfs_conn_recv(k, DFS_M_MKDIRS, &dfs__mkdirs_response__descriptor, &resp,
+                                    5000, &st_recv);
+  CU_ASSERT(rrc < 0);
+  CU_ASSERT(st_send || st_recv);
+  dfs_rpc_client_give(c, k, false);
+  dfs_rpc_client_destroy(c);
+  dfs_rpc_server_destroy(s);
+}
+
 struct sleeper {
   dfs_rpc_client *c;
   const char *a;
@@ -722,6 +780,7 @@ int main(void) {
   CU_add_test(s, "8 threads x 2000 calls", test_concurrency);
   CU_add_test(s, "pool reuse", test_pool_reuse);
   CU_add_test(s, "stale pooled connection", test_stale_pooled_connection);
+  CU_add_test(s, "a call in two halves", test_call_in_halves);
   CU_add_test(s, "stop with clients connected", test_stop_with_clients);
   CU_add_test(s, "stream handler", test_stream);
   CU_add_test(s, "max connections", test_max_connections);
