@@ -180,7 +180,6 @@ static bool enqueue(struct receiver *r, const struct pending *p) {
   return ok;
 }
 
-/* Connect to targets[0] and set up the rest of the pipeline behind it. */
 /* The request for the rest of the pipeline: our own minus the first target. */
 static Dfs__WriteBlockRequest downstream_request(const Dfs__WriteBlockRequest *req) {
   Dfs__WriteBlockRequest fwd = *req;

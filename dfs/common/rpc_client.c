@@ -162,15 +162,8 @@ static int salvage_error(struct dfs_conn *k, const char *mname) {
   return h.status;
 }
 
-/*
- * One call on a connection. *stale is set when the request could not be
- * sent or the connection was found closed before any reply byte arrived
- * (the retry rule of dfs_rpc_call()). `exact`: read no byte past the reply
- * frame (a stream may follow it on this fd); otherwise one recv() may take
- * the whole reply, and bytes past it are a protocol error (nothing may
- * follow a plain call's reply).
- */
-/* The first half of a call: send the request (call id k->next_call_id). */
+/* The first half of a call (conn_call): send the request, as call id
+ * k->next_call_id. *stale: it could not be sent. */
 static int conn_send(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
                      int64_t deadline, int *stale) {
   const char *mname = dfs_method_name(method);
@@ -195,7 +188,11 @@ static int conn_send(struct dfs_conn *k, uint16_t method, const ProtobufCMessage
   return 0;
 }
 
-/* The second half: wait for the reply to the call just sent and decode it. */
+/* The second half: wait for the reply to the call just sent and decode it.
+ * *stale: the connection was found closed before any reply byte arrived.
+ * `exact`: read no byte past the reply frame (a stream may follow it on
+ * this fd); otherwise one recv() may take the whole reply, and bytes past
+ * it are a protocol error (nothing may follow a plain call's reply). */
 static int conn_recv(struct dfs_conn *k, uint16_t method,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                      int64_t deadline, int timeout_ms, int exact, int *stale) {
@@ -261,6 +258,9 @@ static int conn_recv(struct dfs_conn *k, uint16_t method,
   return 0;
 }
 
+/* One call on a connection. *stale is set when the request could not be
+ * sent or the connection was found closed before any reply byte arrived
+ * (the retry rule of dfs_rpc_call()). */
 static int conn_call(struct dfs_conn *k, uint16_t method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                      int timeout_ms, int exact, int *stale) {
