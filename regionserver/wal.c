@@ -835,16 +835,25 @@ int wal_append(wal *w, struct wal_entry *e, uint64_t *txid) {
   wal_record_encode(e, b->buf + b->len);
   b->len += size;
   b->n++;
+  bool wake = false;
   if (!w->pending_since) {
-    /* The syncer may sleep until a roll is due: give it the async deadline. */
     w->pending_since = mono_ms();
-    pthread_cond_signal(&w->work);
+    /* The syncer may sleep until a roll is due: give it the async deadline.
+     * Not for an edit whose writer syncs next (it wakes the syncer then; a
+     * wake-up now would be one more for nothing, and on a busy machine each
+     * costs the syncer a wait for a CPU). */
+    enum wal_durability d = wal_effective_durability(w, (enum wal_durability)e->durability);
+    wake = d != WAL_SYNC && d != WAL_FSYNC;
   }
   *txid = ++w->appended_txid;
   w->st.appends++;
   w->st.append_bytes += size;
   w->st.appended_txid = w->appended_txid;
-  if (b->len >= w->o.max_pending_bytes / 2) pthread_cond_signal(&w->work);
+  if (b->len >= w->o.max_pending_bytes / 2) wake = true;
+  pthread_mutex_unlock(&w->mu);
+  /* After unlocking: the syncer would otherwise wake only to wait for mu. */
+  if (wake) pthread_cond_signal(&w->work);
+  return 0;
 out:
   pthread_mutex_unlock(&w->mu);
   return rc;
@@ -865,7 +874,7 @@ int wal_sync(wal *w, uint64_t txid, enum wal_durability durability) {
   if (*have < txid) {
     if (txid > w->want_txid) w->want_txid = txid;
     if (fsync && txid > w->want_hsync_txid) w->want_hsync_txid = txid;
-    pthread_cond_signal(&w->work);
+    bool wake = true;
     while (*have < txid && !w->failed) {
       bool covered = w->batch_inflight && txid <= w->batch_last && (!fsync || w->batch_hs);
       unsigned i = (unsigned)((covered ? w->batch_gen : w->batch_gen + 1) & 1);
@@ -873,6 +882,10 @@ int wal_sync(wal *w, uint64_t txid, enum wal_durability durability) {
        * futex wait then returns at once. */
       uint32_t v = atomic_load_explicit(&w->synced_word[i], memory_order_acquire);
       pthread_mutex_unlock(&w->mu);
+      /* The want_* fields were set under mu; signalled after unlocking so
+       * that the syncer does not wake only to wait for mu. */
+      if (wake) pthread_cond_signal(&w->work);
+      wake = false;
       wait_synced(w, i, v);
       if (*have >= txid) return 0; /* the common case: no mu again */
       pthread_mutex_lock(&w->mu);

@@ -319,6 +319,26 @@ static void test_roll(void) {
   } while (now_s() < deadline);
   CU_ASSERT_EQUAL(st.synced_txid, txid);
   CU_ASSERT_EQUAL(wal_close(w), 0);
+
+  /* The same with the default roll period (an hour): the syncer sleeps
+   * until then unless the ASYNC append wakes it, which it must (appends of
+   * SYNC edits do not: their writer's wal_sync does). */
+  struct wal_opts ol = {.async_flush_ms = 200};
+  CU_ASSERT_FATAL(wal_open(fs, "/hbase-roll", "rs4", &ol, &w) == 0);
+  usleep(300000); /* the syncer is asleep by now */
+  make_one(&o1, "regionA", 0, 2, 10, &seq);
+  o1.e.durability = WAL_ASYNC;
+  CU_ASSERT_FATAL(wal_append(w, &o1.e, &txid) == 0);
+  double t0 = now_s();
+  deadline = t0 + 10;
+  do {
+    wal_get_stats(w, &st);
+    if (st.synced_txid >= txid) break;
+    usleep(10000);
+  } while (now_s() < deadline);
+  CU_ASSERT_EQUAL(st.synced_txid, txid);
+  CU_ASSERT(now_s() - t0 < 3.0);
+  CU_ASSERT_EQUAL(wal_close(w), 0);
   dfs_disconnect(fs);
 }
 
