@@ -109,10 +109,11 @@ static void *responder_main(void *arg) {
       break;
     }
     struct pending p = r->ring[r->head];
+    bool was_full = r->count == RING;
     r->head = (r->head + 1) % RING;
     r->count--;
-    pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
+    if (was_full) pthread_cond_broadcast(&r->cond); /* the receiver waits for room */
 
     struct dfs_ack ack = {.seqno = p.seqno, .n = (uint8_t)(1 + r->n_down)};
     ack.status[0] = p.status;
@@ -170,13 +171,16 @@ static void *responder_main(void *arg) {
 static bool enqueue(struct receiver *r, const struct pending *p) {
   pthread_mutex_lock(&r->lock);
   while (r->count == RING && !r->responder_done) pthread_cond_wait(&r->cond, &r->lock);
-  bool ok = !r->responder_done;
+  bool ok = !r->responder_done, was_empty = r->count == 0;
   if (ok) {
     r->ring[(r->head + r->count) % RING] = *p;
     r->count++;
-    pthread_cond_broadcast(&r->cond);
   }
   pthread_mutex_unlock(&r->lock);
+  /* Only an empty ring can have the responder waiting for it; woken after
+   * the unlock, it does not wait for the lock too (an hflush's ack passes
+   * here at every node of the pipeline). */
+  if (ok && was_empty) pthread_cond_broadcast(&r->cond);
   return ok;
 }
 
