@@ -189,6 +189,7 @@ struct wal {
   /* guarded by mu */
   struct batch pending;
   int64_t pending_since; /* monotonic ms of the oldest unwritten append; 0: none */
+  bool pending_async;    /* the pending batch holds an edit nobody will sync */
   uint64_t appended_txid;
   _Atomic uint64_t synced_txid, hsynced_txid; /* written under mu, read also without */
   uint64_t want_txid, want_hsync_txid; /* highest txids waited for */
@@ -584,6 +585,7 @@ static void *syncer_main(void *arg) {
     w->pending = w->inflight;
     w->inflight = tmp;
     w->pending_since = 0;
+    w->pending_async = false;
     uint64_t last = w->appended_txid;
     uint64_t roll_target = w->roll_req;
     bool closing = w->closing;
@@ -836,14 +838,16 @@ int wal_append(wal *w, struct wal_entry *e, uint64_t *txid) {
   b->len += size;
   b->n++;
   bool wake = false;
-  if (!w->pending_since) {
-    w->pending_since = mono_ms();
-    /* The syncer may sleep until a roll is due: give it the async deadline.
-     * Not for an edit whose writer syncs next (it wakes the syncer then; a
-     * wake-up now would be one more for nothing, and on a busy machine each
-     * costs the syncer a wait for a CPU). */
-    enum wal_durability d = wal_effective_durability(w, (enum wal_durability)e->durability);
-    wake = d != WAL_SYNC && d != WAL_FSYNC;
+  if (!w->pending_since) w->pending_since = mono_ms();
+  /* The syncer may sleep until a roll is due: the first edit of a batch
+   * that nobody will sync (ASYNC) gives it the async deadline. Not an edit
+   * whose writer syncs next: it wakes the syncer then, and a wake-up now
+   * would be one more for nothing (on a busy machine each costs the syncer
+   * a wait for a CPU). */
+  enum wal_durability d = wal_effective_durability(w, (enum wal_durability)e->durability);
+  if (d != WAL_SYNC && d != WAL_FSYNC && !w->pending_async) {
+    w->pending_async = true;
+    wake = true;
   }
   *txid = ++w->appended_txid;
   w->st.appends++;
