@@ -192,6 +192,13 @@ static Dfs__WriteBlockRequest downstream_request(const Dfs__WriteBlockRequest *r
   return fwd;
 }
 
+/* Close the downstream connection (not reusable) and forget it. */
+static void drop_downstream(struct receiver *r) {
+  if (r->down) dfs_rpc_client_give(r->dn->client, r->down, false);
+  r->down = NULL;
+  r->down_fd = -1;
+}
+
 /* First half of the downstream setup: connect and send the request, so that
  * the rest of the pipeline prepares its replicas while this node creates
  * its own. 0, or an error (finish_downstream then tries once more). */
@@ -204,11 +211,7 @@ static int start_downstream(struct receiver *r, const Dfs__WriteBlockRequest *re
   r->down_fd = dfs_conn_fd(r->down);
   dfs_sock_set_buffers(r->down_fd, SOCK_BUF);
   rc = dfs_conn_send(r->down, DFS_M_WRITE_BLOCK, &fwd.base, r->dn->socket_timeout_ms, NULL);
-  if (rc < 0) {
-    dfs_rpc_client_give(r->dn->client, r->down, false);
-    r->down = NULL;
-    r->down_fd = -1;
-  }
+  if (rc < 0) drop_downstream(r);
   return rc;
 }
 
@@ -228,11 +231,7 @@ static int finish_downstream(struct receiver *r, const Dfs__WriteBlockRequest *r
   if (sent) {
     rc = dfs_conn_recv(r->down, DFS_M_WRITE_BLOCK, &dfs__write_block_response__descriptor,
                        (ProtobufCMessage **)&resp, r->dn->socket_timeout_ms, &stale);
-    if (rc < 0) {
-      dfs_rpc_client_give(r->dn->client, r->down, false);
-      r->down = NULL;
-      r->down_fd = -1;
-    }
+    if (rc < 0) drop_downstream(r);
   }
   if (!sent || (rc < 0 && stale)) {
     /* (one more try, as before the split: dn_take_conn passes over pooled
@@ -243,11 +242,7 @@ static int finish_downstream(struct receiver *r, const Dfs__WriteBlockRequest *r
     rc = dfs_conn_call(r->down, DFS_M_WRITE_BLOCK, &fwd.base,
                        &dfs__write_block_response__descriptor, (ProtobufCMessage **)&resp,
                        r->dn->socket_timeout_ms);
-    if (rc < 0) {
-      dfs_rpc_client_give(r->dn->client, r->down, false);
-      r->down = NULL;
-      r->down_fd = -1;
-    }
+    if (rc < 0) drop_downstream(r);
   }
   if (rc < 0) return rc;
   rc = resp->status;
@@ -313,9 +308,7 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
     reply(call, rc, NULL, dfs_err_msg());
     rc = 0;
     /* The downstream nodes see the connection close and drop their replicas. */
-    if (r.down) dfs_rpc_client_give(dn->client, r.down, false);
-    r.down = NULL;
-    r.down_fd = -1;
+    drop_downstream(&r);
     goto out;
   }
   have_rbw = true;

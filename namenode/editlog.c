@@ -302,23 +302,20 @@ static int sync_to(nn_editlog *l, uint64_t txid) {
 
 int nn_editlog_sync(nn_editlog *l, uint64_t txid) { return sync_to(l, txid); }
 
-/* Everything appended so far durable and no sync running; returns with mu
- * held. Appends are kept out by the caller (namespace lock). */
-static int sync_all_locked(nn_editlog *l) {
-  pthread_mutex_lock(&l->mu);
-  uint64_t last = l->last_txid;
-  pthread_mutex_unlock(&l->mu);
-  int rc = sync_to(l, last);
-  pthread_mutex_lock(&l->mu);
-  while (l->syncing) pthread_cond_wait(&l->cv, &l->mu);
-  return rc;
-}
-
 int nn_editlog_sync_all(nn_editlog *l) {
   pthread_mutex_lock(&l->mu);
   uint64_t last = l->last_txid;
   pthread_mutex_unlock(&l->mu);
   return sync_to(l, last);
+}
+
+/* Everything appended so far durable and no sync running; returns with mu
+ * held. Appends are kept out by the caller (namespace lock). */
+static int sync_all_locked(nn_editlog *l) {
+  int rc = nn_editlog_sync_all(l);
+  pthread_mutex_lock(&l->mu);
+  while (l->syncing) pthread_cond_wait(&l->cv, &l->mu);
+  return rc;
 }
 
 uint64_t nn_editlog_last_txid(nn_editlog *l) {
