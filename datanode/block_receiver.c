@@ -271,6 +271,7 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
   struct receiver r = {.dn = dn, .up_fd = dfs_rpc_call_fd(call), .down_fd = -1};
   struct dn_rbw w = {.data_fd = -1, .meta_fd = -1};
   bool have_rbw = false, have_thread = false;
+  bool transfer = req->stage == DFS__WRITE_STAGE__STAGE_TRANSFER;
   uint8_t *buf = NULL;
   size_t buf_cap = 0;
   int rc = 0;
@@ -293,6 +294,14 @@ int dn_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
             req->n_targets, (int)req->stage);
   bool recovery = req->stage == DFS__WRITE_STAGE__STAGE_RECOVERY;
   r.n_down = (int)req->n_targets;
+  /* A copy of a finalized block that nobody writes here any more can only
+   * be what an earlier transfer left when it was cut off (or a restart
+   * found): this transfer replaces it rather than fail on it forever. */
+  struct dn_replica old;
+  if (transfer && dn_rmap_get(dn->map, r.id, &old) == 0 && old.state == DN_REPLICA_RBW &&
+      !old.writer && old.gs <= r.gs && dn_replica_delete(dn->storage, dn->map, r.id, old.gs, NULL) == 0)
+    LOG_INFO("datanode", "blk_%llu: the partial copy of an earlier transfer is replaced",
+             (unsigned long long)r.id);
   /* Ask the next node first: it (and the nodes after it) set up while we
    * create our replica; a pipeline's setup then costs about one node's
    * file creation instead of the sum. */
@@ -447,7 +456,12 @@ out:
   if (r.down != NULL)
     dfs_rpc_client_give(dn->client, r.down, rc == 0 && r.down_in_step &&
                         atomic_load(&r.down_err) == 0);
-  if (have_rbw) dn_rbw_abort(&w);
+  if (have_rbw) {
+    dn_rbw_abort(&w);
+    /* A client's replica stays for pipeline or lease recovery; nobody
+     * recovers a transfer's: the NameNode schedules another. */
+    if (transfer) dn_replica_delete(dn->storage, dn->map, r.id, r.gs, NULL);
+  }
   free(buf);
   pthread_cond_destroy(&r.cond);
   pthread_mutex_destroy(&r.lock);

@@ -496,6 +496,43 @@ static void test_transfer(void) {
   free(back);
 }
 
+/* A re-replication cut off half-way (the source died, a timeout) leaves
+ * nothing that stops the next one: the NameNode schedules the same block
+ * to the same node again, and it must succeed (a partial copy left behind
+ * used to answer "replica already exists" to every later transfer). */
+static void test_transfer_after_failed_transfer(void) {
+  enum { LEN = 1000000 };
+  uint8_t *data = malloc(LEN), *back = malloc(LEN + 100000);
+  fill(data, LEN, 9);
+  uint64_t id = next_id++;
+  const char *one[1] = {addrs[0]}, *target[1] = {addrs[1]};
+  CU_ASSERT_EQUAL_FATAL(write_block(one, 1, id, data, LEN, 65536, true), 0);
+  /* The first transfer: one packet, then the connection drops. */
+  struct pipe p = {0};
+  CU_ASSERT_EQUAL_FATAL(open_pipe(&p, target, 1, id, 1001, DFS__WRITE_STAGE__STAGE_TRANSFER,
+                                  NULL, 0), 0);
+  CU_ASSERT_EQUAL(send_pkt(&p, 0, data, 65536, 0, false, 0), 0);
+  struct dfs_ack a;
+  CU_ASSERT_EQUAL(read_ack(&p, &a), 0);
+  dfs_rpc_client_give(client, p.conn, false);
+  /* The next one, once the target has seen the first end. */
+  Dfs__DatanodeInfo info, *ptrs[1];
+  Dfs__DatanodeId did;
+  char host[64];
+  ptrs[0] = mk_info(&info, &did, addrs[1], host);
+  Dfs__Block b = DFS__BLOCK__INIT;
+  b.id = id;
+  b.genstamp = 1001;
+  int rc = -1;
+  for (int64_t dl = dfs_now_ms() + 5000; rc != 0 && dfs_now_ms() < dl; usleep(50000))
+    rc = dn_transfer_block(dns[0], &b, ptrs, 1);
+  CU_ASSERT_EQUAL(rc, 0);
+  long n = read_block(addrs[1], id, 0, LEN, back, NULL, NULL);
+  CU_ASSERT(n == LEN && memcmp(back, data, LEN) == 0);
+  free(data);
+  free(back);
+}
+
 /* A byte flipped on disk: readers see a checksum mismatch, the scanner
  * finds it; an intact replica passes. */
 static void test_corrupt_replica(void) {
@@ -655,6 +692,7 @@ int main(void) {
   CU_add_test(su, "hflush, visible length, partial-chunk rewrite, heartbeat",
               test_hflush_rewrite);
   CU_add_test(su, "packet at a bad offset", test_bad_offset);
+  CU_add_test(su, "a transfer after a failed one", test_transfer_after_failed_transfer);
   CU_add_test(su, "corrupted packet gets DFS_ECHECKSUM", test_checksum_error);
   CU_add_test(su, "dead downstream node at set-up", test_dead_downstream);
   CU_add_test(su, "TRANSFER to two nodes", test_transfer);
