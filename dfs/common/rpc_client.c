@@ -18,14 +18,14 @@
  * the server read the request and then died before replying, the retry
  * runs the call a second time (docs/protocol.md).
  *
- * Per call: one sendmsg() of header+body, poll() + one recv() of the reply
- * in the common case, buffers kept on the connection (no malloc besides
- * protobuf's unpack).
+ * Per call: one sendmsg() of header+body and one blocking recv() of the
+ * reply in the common case (the deadline is the socket's SO_RCVTIMEO,
+ * recv_some), buffers kept on the connection (no malloc besides protobuf's
+ * unpack).
  *
  * Lock order: client.mu only, never held during I/O.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +47,7 @@ struct dfs_conn {
   uint8_t *buf;
   size_t cap;
   uint32_t max_body;
+  int64_t rcvtimeo_ms;   /* SO_RCVTIMEO set on fd; 0: none */
   struct dfs_conn *next; /* in the pool */
 };
 
@@ -123,19 +124,25 @@ static int ensure(struct dfs_conn *k, size_t need) {
 /*
  * Receive into buf[0, len) whatever the socket has, waiting until the
  * deadline for the first byte. Returns the byte count (> 0), or
- * DFS_ECONNRESET on EOF, DFS_ETIMEDOUT, -errno. Poll first: right after a
- * request the reply is rarely there yet, so recv-first would cost an extra
- * EAGAIN round trip through the kernel.
+ * DFS_ECONNRESET on EOF, DFS_ETIMEDOUT, -errno. A blocking recv() bounded
+ * by SO_RCVTIMEO: one system call per reply where poll() + recv() were two
+ * (a system call costs microseconds on a virtual machine; a FUSE create
+ * makes three calls). The timeout stays on the socket from call to call:
+ * it is set again only when the time left is shorter than it, or more than
+ * a second longer, so with a constant per-call timeout that is once per
+ * connection. A recv() that times out early just loops on the time left.
  */
-static ssize_t recv_some(int fd, void *buf, size_t len, int64_t deadline) {
+static ssize_t recv_some(struct dfs_conn *k, void *buf, size_t len, int64_t deadline) {
   for (;;) {
     int64_t left = deadline - dfs_now_ms();
     if (left <= 0) return DFS_ETIMEDOUT;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
-    if (r < 0 && errno != EINTR) return -errno;
-    if (r <= 0) continue; /* EINTR, or the deadline: checked above */
-    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+    if (k->rcvtimeo_ms == 0 || k->rcvtimeo_ms > left || k->rcvtimeo_ms + 1000 < left) {
+      int64_t t = left > 2000 ? left - left % 1000 : left;
+      struct timeval tv = {.tv_sec = t / 1000, .tv_usec = (t % 1000) * 1000};
+      if (setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return -errno;
+      k->rcvtimeo_ms = t;
+    }
+    ssize_t n = recv(k->fd, buf, len, 0);
     if (n > 0) return n;
     if (n == 0) return DFS_ECONNRESET;
     if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
@@ -204,7 +211,7 @@ static int conn_recv(struct dfs_conn *k, uint16_t method,
   /* The reply lands in k->buf: header at 0, body at DFS_RPC_HDR_LEN. */
   size_t got = 0;
   while (got < DFS_RPC_HDR_LEN) {
-    ssize_t r = recv_some(k->fd, k->buf + got, exact ? DFS_RPC_HDR_LEN - got : k->cap - got,
+    ssize_t r = recv_some(k, k->buf + got, exact ? DFS_RPC_HDR_LEN - got : k->cap - got,
                           deadline);
     if (r < 0) {
       rc = (int)r;
