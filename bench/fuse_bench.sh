@@ -12,7 +12,14 @@
 #               DataNodes), with `dfs put`/`dfs get`, and on the local disk
 #               (dd conv=fdatasync); the source and the read destination are in
 #               /dev/shm so that only the filesystem under test is measured;
-#               page caches are dropped before every read;
+#               page caches are dropped before every read; every read runs
+#               twice, op=read and op=reread: on a virtual machine the first
+#               use of fresh page-cache pages costs the hypervisor's work
+#               (docs/benchmarks.md, "The first read"), which the first
+#               read through the page cache pays and the second does not;
+#   limits      the disk's rate (the local write) divided by the replication
+#               is what a replicated write on this one disk can reach: the
+#               write lines' ratio to it;
 #   meta        create/stat/unlink of FILES empty files (build/bin/fuse_bench,
 #               1 and THREADS threads, each thread in its own directory; stats
 #               cold: kernel caches dropped first);
@@ -67,9 +74,22 @@ mountpoint -q "$MNT" || { cat "$T/fuse.log"; echo "fuse_bench.sh: mount failed" 
 
 now() { date +%s.%N; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+declare -A MBPS # "target op" -> MB/s of the last rate line
 rate() { # target op bytes t0 t1
-  awk -v t="$1" -v op="$2" -v b="$3" -v a="$4" -v z="$5" 'BEGIN {
-    s = z - a; printf "fuse_bench target=%s op=%s bytes=%d secs=%.3f MB_per_s=%.0f\n", t, op, b, s, b / s / 1e6 }'
+  local line
+  line=$(awk -v t="$1" -v op="$2" -v b="$3" -v a="$4" -v z="$5" 'BEGIN {
+    s = z - a; printf "fuse_bench target=%s op=%s bytes=%d secs=%.3f MB_per_s=%.0f\n", t, op, b, s, b / s / 1e6 }')
+  echo "$line"
+  MBPS["$1 $2"]=${line##*=}
+}
+read_twice() { # target command... (reads into $SHM/dst)
+  local t="$1" op; shift
+  for op in read reread; do
+    drop; t0=$(now); "$@" >/dev/null || exit 1; t1=$(now)
+    rate "$t" $op $BYTES "$t0" "$t1"
+    [ $op = read ] && ! cmp -s "$SHM/src" "$SHM/dst" && echo "fuse_bench.sh: WARNING: $t read differs" >&2
+    rm -f "$SHM/dst"
+  done
 }
 ops() { # target op n t0 t1
   awk -v t="$1" -v op="$2" -v n="$3" -v a="$4" -v z="$5" 'BEGIN {
@@ -83,21 +103,19 @@ dd if=/dev/urandom of="$SHM/src" bs=1M count="$MB" status=none
 # ---- sequential write and read ----------------------------------------------
 drop; t0=$(now); dd if="$SHM/src" of="$MNT/seq" bs=1M status=none || exit 1; t1=$(now)
 rate mount write $BYTES "$t0" "$t1"
-drop; t0=$(now); dd if="$MNT/seq" of="$SHM/dst" bs=1M status=none || exit 1; t1=$(now)
-rate mount read $BYTES "$t0" "$t1"
-cmp -s "$SHM/src" "$SHM/dst" || echo "fuse_bench.sh: WARNING: mount read differs" >&2
-rm -f "$SHM/dst"
+read_twice mount dd if="$MNT/seq" of="$SHM/dst" bs=1M status=none
 drop; t0=$(now); "${DFS[@]}" put -d "$SHM/src" /put >/dev/null || exit 1; t1=$(now)
 rate dfs write $BYTES "$t0" "$t1"
-drop; t0=$(now); "${DFS[@]}" get /put "$SHM/dst" >/dev/null || exit 1; t1=$(now)
-rate dfs read $BYTES "$t0" "$t1"
-rm -f "$SHM/dst"
+read_twice dfs "${DFS[@]}" get /put "$SHM/dst"
 "${DFS[@]}" rm /put /seq >/dev/null 2>&1
 drop; t0=$(now); dd if="$SHM/src" of="$LOCAL/seq" bs=1M conv=fdatasync status=none; t1=$(now)
 rate local write $BYTES "$t0" "$t1"
-drop; t0=$(now); dd if="$LOCAL/seq" of="$SHM/dst" bs=1M status=none; t1=$(now)
-rate local read $BYTES "$t0" "$t1"
-rm -f "$SHM/dst" "$SHM/src" "$LOCAL/seq"
+read_twice local dd if="$LOCAL/seq" of="$SHM/dst" bs=1M status=none
+rm -f "$SHM/src" "$LOCAL/seq"
+REPL=$("${DFS[@]}" --print-config 2>/dev/null | awk '$1 == "dfs.replication" { print $3 }')
+awk -v d="${MBPS[local write]}" -v r="$REPL" -v m="${MBPS[mount write]}" -v p="${MBPS[dfs write]}" 'BEGIN {
+  l = d / r
+  printf "fuse_bench limits disk_write_MB_per_s=%.0f replication=%d replicated_write_limit_MB_per_s=%.0f mount_write_ratio=%.2f dfs_write_ratio=%.2f\n", d, r, l, m / l, p / l }'
 
 # ---- metadata: create / stat / unlink -----------------------------------------
 for th in 1 "$THREADS"; do
