@@ -21,7 +21,8 @@
  * limited to n rows. Read-modify-write is the harness's get + put.
  *
  * Engine options (--engine-opt): namenode=host:port, flush_size (default
- * 128m), block_size (64k), compression=none|snappy, bloom=0|1,
+ * 128m), flush_lower and flush_upper (flush pacing, bytes/s: 32m and 128m;
+ * flush_lower=0: none), block_size (64k), compression=none|snappy, bloom=0|1,
  * replication (3; of the WAL and the store files), dfs_blocksize (128m,
  * of the mini-cluster and the files), wal=hflush|hsync|async|skip
  * (default hflush, hsync with --sync), fields=1..10 (default 1).
@@ -59,6 +60,7 @@ struct rg {
   /* settings, for describe */
   char namenode[128];
   uint64_t cache_bytes, flush_size, block_size, dfs_blocksize;
+  uint64_t flush_lower, flush_upper; /* flush pacing, bytes/s (region.h) */
   int replication, datanodes;
   bool bloom;
   int fields;               /* cells per record */
@@ -110,6 +112,10 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
     rc = -1;
   } else if (strcmp(kv, "flush_size") == 0 && n >= (1u << 20)) {
     g->flush_size = n;
+  } else if (strcmp(kv, "flush_lower") == 0) {
+    g->flush_lower = n;
+  } else if (strcmp(kv, "flush_upper") == 0) {
+    g->flush_upper = n;
   } else if (strcmp(kv, "block_size") == 0 && n >= 1024 && n <= (16u << 20)) {
     g->block_size = n;
   } else if (strcmp(kv, "bloom") == 0 && n <= 1) {
@@ -125,7 +131,7 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
   } else {
     snprintf(err, errcap,
              "region: engine option %s=%s unknown or out of range (namenode=host:port, "
-             "flush_size>=1m, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
+             "flush_size>=1m, flush_lower, flush_upper, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
              "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, fields 1..10, "
              "wal=hflush|hsync|async|skip)",
              kv, v);
@@ -171,6 +177,8 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   }
   g->cache_bytes = o->cache_bytes;
   g->flush_size = 128u << 20;      /* hbase.hregion.memstore.flush.size */
+  g->flush_lower = REGION_FLUSH_LOWER_BPS;
+  g->flush_upper = REGION_FLUSH_UPPER_BPS;
   g->block_size = 64u << 10;       /* HBase's BLOCKSIZE */
   g->dfs_blocksize = 128u << 20;   /* HDFS's default dfs.blocksize */
   g->replication = 3;
@@ -239,6 +247,8 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   struct region_opts ro;
   region_opts_init(&ro);
   ro.flush_size = g->flush_size;
+  ro.flush_lower_bps = g->flush_lower;
+  ro.flush_upper_bps = g->flush_upper;
   ro.replication = g->replication;
   ro.dfs_blocksize = g->dfs_blocksize;
   if ((rc = region_open(g->fs, g->root, g->wal, &desc, g->cache, &ro, &g->region)) != 0) {
@@ -261,12 +271,14 @@ static void rg_describe(void *db, char *buf, size_t cap) {
   snprintf(buf, cap,
            "dfs=%s,namenode=%s,replication=%d,wal=%s,group_commit=on,region=1,family=f,"
            "versions=1,fields=%d,compression=%s,block_size=%llu,bloom=%s,flush_size=%lluMiB,"
+           "flush_pace=%llu-%lluMiB/s,"
            "block_cache=%lluMiB,dfs_blocksize=%lluMiB",
            g->mc ? "minicluster" : "external", g->namenode, g->replication,
            rg_wal_name(g->durability), g->fields,
            g->compression == HFILE_COMPRESSION_SNAPPY ? "snappy" : "none",
            (unsigned long long)g->block_size, g->bloom ? "row" : "none",
-           (unsigned long long)(g->flush_size >> 20), (unsigned long long)(g->cache_bytes >> 20),
+           (unsigned long long)(g->flush_size >> 20), (unsigned long long)(g->flush_lower >> 20),
+           (unsigned long long)(g->flush_upper >> 20), (unsigned long long)(g->cache_bytes >> 20),
            (unsigned long long)(g->dfs_blocksize >> 20));
 }
 
@@ -381,10 +393,11 @@ static int rg_close(void *db, char *err, size_t errcap) {
   region_get_stats(g->region, &rs);
   wal_get_stats(g->wal, &ws);
   block_cache_stats(g->cache, &cs);
-  printf("# region: flushes=%llu compactions=%llu store_files=%zu blocked_writes=%llu "
+  printf("# region: flushes=%llu flush_pace_ms=%llu compactions=%llu store_files=%zu blocked_writes=%llu "
          "busy_rejections=%llu wal_appends=%llu wal_syncs=%llu appends_per_sync=%.1f "
          "max_batch=%llu wal_rolls=%llu cache_hits=%llu cache_misses=%llu cache_mib=%.1f\n",
-         (unsigned long long)rs.flushes, (unsigned long long)rs.compactions, rs.store_files,
+         (unsigned long long)rs.flushes, (unsigned long long)rs.flush_pace_ms,
+         (unsigned long long)rs.compactions, rs.store_files,
          (unsigned long long)rs.blocked_writes, (unsigned long long)rs.busy_rejections,
          (unsigned long long)ws.appends, (unsigned long long)ws.syncs,
          ws.syncs ? (double)ws.appends / (double)ws.syncs : 0.0,

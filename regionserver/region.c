@@ -22,6 +22,8 @@
 void region_opts_init(struct region_opts *o) {
   memset(o, 0, sizeof *o);
   compaction_policy_conf_init(&o->policy);
+  o->flush_lower_bps = REGION_FLUSH_LOWER_BPS;
+  o->flush_upper_bps = REGION_FLUSH_UPPER_BPS;
 }
 
 int64_t region__now(const struct region *r) {
@@ -84,10 +86,42 @@ void region__set_broken(struct region *r, int rc, const char *why) {
   pthread_mutex_unlock(&r->mu);
 }
 
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* store_opts.flush_pace: sleeps until the bytes written so far are due at
+ * the rate the MemStores' pressure allows (region_opts). Called by the
+ * flush holding flush_mu only: writers and readers go on meanwhile. */
+static void flush_pace(void *arg, uint64_t bytes) {
+  struct region *r = arg;
+  if (r->flush_lower_bps == 0 || atomic_load_explicit(&r->closing, memory_order_relaxed)) return;
+  double pressure = (double)region__memstore_heap(r) / (double)(r->block_size / 2);
+  uint64_t now = mono_ns();
+  if (pressure >= 1.0) { /* falling behind the writers: no pacing */
+    r->pace_due_ns = now;
+    return;
+  }
+  double rate = (double)r->flush_lower_bps +
+                (double)(r->flush_upper_bps - r->flush_lower_bps) * pressure;
+  if (r->pace_due_ns < now) r->pace_due_ns = now; /* no credit for slow stretches */
+  r->pace_due_ns += (uint64_t)((double)bytes / rate * 1e9);
+  if (r->pace_due_ns > now) {
+    uint64_t d = r->pace_due_ns - now;
+    struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
+    nanosleep(&ts, NULL);
+    r->pace_slept_ns += d;
+  }
+}
+
 int region_flush(struct region *r) {
   int brc = region__check_usable(r, "flush");
   if (brc) return brc; /* never persist edits the WAL may not have */
   pthread_mutex_lock(&r->flush_mu);
+  r->pace_due_ns = 0;
+  r->pace_slept_ns = 0;
   /* Every write up to the flush sequence id must be in the MemStores:
    * exclusive updates lock, then wait for the in-flight ones. */
   pthread_rwlock_wrlock(&r->updates);
@@ -107,6 +141,7 @@ int region_flush(struct region *r) {
   if (rc == 0 && r->wal)
     rc = wal_region_flushed(r->wal, (const uint8_t *)r->name, (uint32_t)strlen(r->name), flush_seq);
   pthread_mutex_lock(&r->mu);
+  r->flush_pace_ms += r->pace_slept_ns / 1000000u;
   if (rc == 0) {
     r->flushes++;
     r->compact_wanted = true;
@@ -205,6 +240,7 @@ void region_get_stats(struct region *r, struct region_stats *st) {
   st->busy_rejections = r->busy_rejections;
   st->replayed_edits = r->replayed_edits;
   st->replay_skipped = r->replay_skipped;
+  st->flush_pace_ms = r->flush_pace_ms;
   pthread_mutex_unlock(&r->mu);
   st->read_point = mvcc_read_point(r->mvcc);
   st->write_point = mvcc_write_point(r->mvcc);
@@ -386,6 +422,9 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
   r->flush_size = o->flush_size ? o->flush_size : 128ull << 20;
   r->block_size = r->flush_size * (o->block_multiplier ? o->block_multiplier : 4);
   r->block_timeout_ms = o->block_timeout_ms > 0 ? o->block_timeout_ms : 10000;
+  r->flush_lower_bps = o->flush_lower_bps;
+  r->flush_upper_bps = o->flush_upper_bps > o->flush_lower_bps ? o->flush_upper_bps
+                                                                : o->flush_lower_bps;
   r->durability = o->durability;
   r->name = strdup(desc->name);
   r->table = strdup(desc->table);
@@ -431,6 +470,8 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
     so.compactor = o->compactor;
     so.now_ms = o->now_ms;
     so.now_arg = o->now_arg;
+    so.flush_pace = flush_pace;
+    so.flush_pace_arg = r;
     rc = store_open(fs, r->dir, &so, cache, &r->stores[i]);
     if (rc) goto fail;
     r->n_stores = i + 1;
@@ -472,6 +513,7 @@ fail:
 
 int region_close(struct region *r, bool flush) {
   if (!r) return 0;
+  atomic_store(&r->closing, true); /* the last flush at full speed */
   if (r->flusher_started) {
     pthread_mutex_lock(&r->mu);
     r->stopping = true;

@@ -68,6 +68,12 @@ struct region_desc {
   size_t n_families;               /* >= 1 */
 };
 
+/* The defaults of hbase.hstore.flush.throughput.lower.bound / .upper.bound:
+ * a flush starts at about 80 MiB/s (pressure 0.5), which the 2-core
+ * machine of docs/benchmarks.md absorbs beside 8 writers. */
+#define REGION_FLUSH_LOWER_BPS ((uint64_t)32 << 20)
+#define REGION_FLUSH_UPPER_BPS ((uint64_t)128 << 20)
+
 struct region_opts {
   uint64_t flush_size;             /* hbase.hregion.memstore.flush.size; 0: 128 MiB */
   unsigned block_multiplier;       /* hbase.hregion.memstore.block.multiplier; 0: 4 */
@@ -93,6 +99,16 @@ struct region_opts {
   uint64_t dfs_blocksize;          /* of store files; 0: the DFS default */
   bool no_flusher;                 /* no background flusher/compactor thread
                                       (flushes only by region_flush) */
+  /* Flush pacing (HBase's PressureAwareFlushThroughputController): a
+   * flush writes at most lower + (upper - lower) x pressure bytes of cells
+   * per second, where pressure is the MemStores' size over half the
+   * blocking size (flush_size x block_multiplier / 2); at pressure 1 and
+   * above, and when the region closes, at full speed. A flush that writes
+   * its HFile in one burst takes the CPUs and the DataNodes from the WAL's
+   * hflushes: every writer waits (docs/benchmarks.md, "Flush pacing").
+   * hbase.hstore.flush.throughput.lower.bound / .upper.bound; lower 0: no
+   * pacing. */
+  uint64_t flush_lower_bps, flush_upper_bps; /* region_opts_init: the defaults below */
   /* Clock for timestamps and TTL (tests); NULL: real time in ms. */
   int64_t (*now_ms)(void *arg);
   void *now_arg;
@@ -201,6 +217,7 @@ struct region_stats {
   uint64_t memstore_heap;          /* all stores, active + snapshot */
   uint64_t flushes, flush_errors, compactions, blocked_writes, busy_rejections;
   uint64_t replayed_edits, replay_skipped;
+  uint64_t flush_pace_ms;          /* time flushes slept for their pace */
   uint64_t read_point, write_point;
   size_t store_files;
 };

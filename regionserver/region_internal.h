@@ -41,6 +41,7 @@ struct region {
   int64_t (*now_ms)(void *arg);
   void *now_arg;
   uint64_t flush_size, block_size;
+  uint64_t flush_lower_bps, flush_upper_bps; /* region_opts; lower 0: no pacing */
   int block_timeout_ms;
   bool no_flusher;
   bool wal_listening;             /* on_wal_synced registered with wal */
@@ -49,6 +50,10 @@ struct region {
   pthread_rwlock_t updates;
   struct row_lock row_locks[REGION_ROW_LOCKS];
   pthread_mutex_t flush_mu;       /* one flush at a time; before `updates` */
+  /* guarded by flush_mu: the pace of the flush in progress */
+  uint64_t pace_due_ns;           /* when the bytes written so far are due */
+  uint64_t pace_slept_ns;
+  atomic_bool closing;            /* region_close: flush at full speed */
 
   pthread_mutex_t mu;             /* guards the fields below */
   pthread_cond_t work_cond;       /* the flusher waits for work */
@@ -58,7 +63,7 @@ struct region {
   pthread_t flusher;
   bool flusher_started;
   uint64_t flushes, flush_errors, compactions, blocked_writes, busy_rejections;
-  uint64_t replayed_edits, replay_skipped;
+  uint64_t replayed_edits, replay_skipped, flush_pace_ms;
 
   /* A WAL sync failed after the edit was in the MemStores: the MemStores
    * now hold an edit that may not be durable, so the region refuses reads,

@@ -27,6 +27,16 @@ int rs_conf_map(const dfs_conf *c, struct rs_conf *out) {
   region_opts_init(&r.region);
   r.region.flush_size = (uint64_t)geti(c, "hbase.hregion.memstore.flush.size");
   r.region.block_multiplier = (unsigned)geti(c, "hbase.hregion.memstore.block.multiplier");
+  r.region.flush_lower_bps = (uint64_t)geti(c, "hbase.hstore.flush.throughput.lower.bound");
+  r.region.flush_upper_bps = (uint64_t)geti(c, "hbase.hstore.flush.throughput.upper.bound");
+  if (r.region.flush_upper_bps < r.region.flush_lower_bps)
+    return dfs_err_set(DFS_ECONFIG,
+                       "%s: hbase.hstore.flush.throughput.upper.bound: value %llu is below "
+                       "hbase.hstore.flush.throughput.lower.bound (%llu, from %s)",
+                       dfs_conf_source(c, "hbase.hstore.flush.throughput.upper.bound"),
+                       (unsigned long long)r.region.flush_upper_bps,
+                       (unsigned long long)r.region.flush_lower_bps,
+                       dfs_conf_source(c, "hbase.hstore.flush.throughput.lower.bound"));
 
   compaction_policy_conf_init(&r.policy);
   r.policy.min_files = (uint32_t)geti(c, "hbase.hstore.compaction.min");

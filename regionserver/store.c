@@ -577,8 +577,15 @@ int store_flush_commit(struct store *s, uint64_t flush_seq_id, struct store_flus
     memstore_scanner_close(sc);
     goto out;
   }
-  for (const struct cell *c; (c = memstore_scanner_next(sc)) != NULL;)
+  uint64_t pending = 0;
+  for (const struct cell *c; (c = memstore_scanner_next(sc)) != NULL;) {
     if ((rc = fo_append(&fo, c)) != 0) break;
+    pending += cell_encoded_size(c);
+    if (pending >= THROTTLE_STEP && s->o.flush_pace) {
+      s->o.flush_pace(s->o.flush_pace_arg, pending);
+      pending = 0;
+    }
+  }
   memstore_scanner_close(sc);
   if (rc) {
     char b[512];

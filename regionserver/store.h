@@ -75,6 +75,11 @@ struct store_opts {
   /* The clock for TTL and the major period (tests); NULL: real time. */
   int64_t (*now_ms)(void *arg);
   void *now_arg;
+  /* Optional: called by a flush with the bytes of cells written since the
+   * last call (every 64 KiB); may sleep to pace the flush (the region's
+   * flush throughput, region.h). NULL: flushes run at full speed. */
+  void (*flush_pace)(void *arg, uint64_t bytes);
+  void *flush_pace_arg;
 };
 
 void store_opts_init(struct store_opts *o);

@@ -6,7 +6,8 @@
  * after close and reopen; kill -9 of a child process hosting a region,
  * then WAL replay: every acknowledged write there once; concurrent writers
  * and scanners never seeing half a row mutation; increments from 8
- * threads summing exactly; checkAndPut / checkAndDelete, append.
+ * threads summing exactly; checkAndPut / checkAndDelete, append; flush
+ * pacing.
  *
  */
 #include <CUnit/Basic.h>
@@ -688,6 +689,80 @@ static void test_table_durability(void) {
   CU_ASSERT(wal_close(w) == 0);
 }
 
+/* ---- 4c. flush pacing ------------------------------------------------------ */
+
+/* n puts of 1 KiB values (WAL_SKIP: only the MemStore matters here). */
+static void fill(struct region *r, const char *prefix, int n) {
+  char val[1024];
+  memset(val, 'v', sizeof val - 1);
+  val[sizeof val - 1] = 0;
+  for (int i = 0; i < n; i++) {
+    char row[32];
+    snprintf(row, sizeof row, "%s%06d", prefix, i);
+    struct cell c = mk(row, "f", "q", CELL_LATEST_TIMESTAMP, CELL_PUT, val);
+    CU_ASSERT_FATAL(region_mutate_row(r, (const uint8_t *)row, (uint32_t)strlen(row), &c, 1,
+                                      WAL_SKIP) == 0);
+  }
+}
+
+/* A flush writes at the pace the MemStores' pressure allows: 3 MiB at a
+ * flat 2 MiB/s takes about 1.5 s; the flush of region_close, and any flush
+ * once the MemStores reach half their blocking size, go at full speed. */
+static void test_flush_pacing(void) {
+  struct region_opts o;
+  region_opts_init(&o);
+  o.no_flusher = true;
+  o.flush_size = 1 << 20;
+  o.block_multiplier = 16; /* blocking at 16 MiB: pressure 1 at 8 MiB */
+  o.flush_lower_bps = o.flush_upper_bps = 2 << 20;
+  struct region_desc d = {.table = "pace", .name = "pace0001", .families = conc_fams,
+                          .n_families = 1};
+  struct region *r;
+  CU_ASSERT_FATAL(region_open(fs, ROOT, NULL, &d, cache, &o, &r) == 0);
+  fill(r, "a", 3000);
+  double t0 = now_s();
+  CU_ASSERT(region_flush(r) == 0);
+  double paced = now_s() - t0;
+  struct region_stats st;
+  region_get_stats(r, &st);
+  printf("  paced flush of 3,000 KiB cells at 2 MiB/s: %.2f s, %llu ms of it pacing\n", paced,
+         (unsigned long long)st.flush_pace_ms);
+  CU_ASSERT(paced >= 1.2);
+  CU_ASSERT(st.flush_pace_ms >= 1000);
+
+  /* Past half the blocking size (9,000 KiB of cells > 8 MiB): no pacing. */
+  fill(r, "b", 9000);
+  t0 = now_s();
+  CU_ASSERT(region_flush(r) == 0);
+  double pressed = now_s() - t0;
+  struct region_stats st2;
+  region_get_stats(r, &st2);
+  printf("  flush of 9,000 KiB past half the blocking size: %.2f s, %llu ms pacing\n", pressed,
+         (unsigned long long)(st2.flush_pace_ms - st.flush_pace_ms));
+  CU_ASSERT(st2.flush_pace_ms - st.flush_pace_ms < 100);
+  CU_ASSERT(pressed < 3.0); /* paced it would take 4.4 s */
+
+  /* region_close's flush: full speed. */
+  fill(r, "c", 3000);
+  t0 = now_s();
+  CU_ASSERT(region_close(r, true) == 0);
+  double closing = now_s() - t0;
+  printf("  region_close flushing 3,000 KiB: %.2f s\n", closing);
+  CU_ASSERT(closing < 1.0);
+
+  /* Everything is in the store files. */
+  o.flush_lower_bps = 0;
+  CU_ASSERT_FATAL(region_open(fs, ROOT, NULL, &d, cache, &o, &r) == 0);
+  struct region_row rr;
+  static const char *rows[] = {"a002999", "b008999", "c002999"};
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_FATAL(get_row(r, rows[i], 1, &rr) == 0);
+    CU_ASSERT_EQUAL(rr.n, 1);
+    region_row_free(&rr);
+  }
+  CU_ASSERT(region_close(r, false) == 0);
+}
+
 /* ---- 5. the WAL fails: the region stops serving, reopening recovers -------- */
 
 static void test_wal_failure(void) {
@@ -766,13 +841,15 @@ int main(void) {
       {"checkAndPut, checkAndDelete, append, refused mutations", test_check_and_put},
       {"the table's durability: FSYNC_WAL hsyncs, SKIP_WAL logs nothing", test_table_durability},
       {"concurrent writers and scanners: no torn rows; 8 x 1000 increments", test_concurrent},
+      {"flush pacing: paced by pressure, full speed past half the blocking size and at close",
+       test_flush_pacing},
       {"kill -9 of the hosting process: WAL replay, every acknowledged write once", test_kill9},
       {"bulk load, 3 families, every delete type, flushes + compactions, get and scan vs model",
        test_bulk},
       {"the WAL fails (every DataNode dies): the region stops serving; reopened, every "
        "acknowledged write is back", test_wal_failure},
       {NULL, NULL}};
-  struct mc_test pick[8];
+  struct mc_test pick[16];
   size_t np = 0;
   const char *only = getenv("REGION_TEST");
   for (size_t i = 0; tests[i].name; i++)

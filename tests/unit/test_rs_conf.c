@@ -84,6 +84,10 @@ static void test_defaults(void) {
   CU_ASSERT_PTR_NULL(r.region.compactor);
   CU_ASSERT_PTR_NULL(r.region.replay_wals);
   CU_ASSERT_FALSE(r.region.no_flusher);
+  /* Flush pacing: the key defaults are region_opts_init's. */
+  CU_ASSERT_EQUAL(r.region.flush_lower_bps, ro.flush_lower_bps);
+  CU_ASSERT_EQUAL(r.region.flush_upper_bps, ro.flush_upper_bps);
+  CU_ASSERT_EQUAL(r.region.flush_lower_bps, 32u << 20);
 
   /* The policy: exactly compaction_policy_conf_init's. */
   struct compaction_policy_conf pc;
@@ -296,6 +300,11 @@ static void test_invalid(void) {
 
   bad_map("m1", P("hbase.hstore.compaction.min", "8") P("hbase.hstore.compaction.max", "5"),
           "hbase.hstore.compaction.min: value 8 is above hbase.hstore.compaction.max (5, from ");
+  bad_map("m3",
+          P("hbase.hstore.flush.throughput.lower.bound", "64m")
+              P("hbase.hstore.flush.throughput.upper.bound", "32m"),
+          "hbase.hstore.flush.throughput.upper.bound: value 33554432 is below "
+          "hbase.hstore.flush.throughput.lower.bound (67108864, from ");
   bad_map("m2", P("hbase.rootdir", "hdfs://nn:8020/hbase"),
           "hbase.rootdir: value 'hdfs://nn:8020/hbase' is not an absolute path on the DFS");
 
