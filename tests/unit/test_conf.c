@@ -92,7 +92,10 @@ static const char doc_intro[] =
 static const char doc_dfs_head[] =
     "## Filesystem keys (dfs-site.xml)\n"
     "\n"
-    "Declared in `dfs/common/conf_keys.def`.\n"
+    "Declared in `dfs/common/conf_keys.def`. Where a default differs from HDFS:\n"
+    "`dfs.datanode.sync.behind.writes` is on (data that hflushes put in the page\n"
+    "cache is written back as it comes, not all at once when the block closes;\n"
+    "docs/datanode.md).\n"
     "\n";
 
 static const char doc_hbase_head[] =
@@ -155,7 +158,7 @@ static void test_defaults(void) {
   CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.client.socket-timeout"), 60000);
   CU_ASSERT_EQUAL(dfs_conf_int(c, "dfs.block.scanner.volume.bytes.per.second"), 1 << 20);
   CU_ASSERT_TRUE(dfs_conf_bool(c, "dfs.permissions.enabled"));
-  CU_ASSERT_FALSE(dfs_conf_bool(c, "dfs.datanode.sync.behind.writes"));
+  CU_ASSERT_TRUE(dfs_conf_bool(c, "dfs.datanode.sync.behind.writes"));
   CU_ASSERT_DOUBLE_EQUAL(dfs_conf_double(c, "dfs.namenode.safemode.threshold-pct"), 0.999,
                          1e-12);
   CU_ASSERT_STRING_EQUAL(dfs_conf_str(c, "dfs.namenode.rpc-address"), "127.0.0.1:8020");
