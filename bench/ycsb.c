@@ -67,6 +67,17 @@
 #include "bench_util.h"
 #include "ycsb.h"
 
+static const struct ycsb_engine *const engines[] = {
+#ifdef YCSB_HAVE_ROCKSDB
+    &ycsb_engine_rocksdb,
+#endif
+#ifdef YCSB_HAVE_REGION
+    &ycsb_engine_region,
+#endif
+    &ycsb_engine_null,
+};
+#define N_ENGINES (sizeof engines / sizeof engines[0])
+
 int ycsb_each_engine_opt(const char *engine, const char *extra,
                          int (*set)(void *arg, const char *key, const char *value, char *err,
                                     size_t errcap),
@@ -86,22 +97,28 @@ int ycsb_each_engine_opt(const char *engine, const char *extra,
       break;
     }
     *eq = 0;
+    /* ENGINE.key=value is for that engine only (so that one --engine-opt
+     * serves a run of several engines); the prefix must name one. */
+    char *dot = strchr(kv, '.');
+    if (dot) {
+      *dot = 0;
+      bool known = false;
+      for (size_t i = 0; i < N_ENGINES; i++) known = known || strcmp(engines[i]->name, kv) == 0;
+      if (!known) {
+        snprintf(err, errcap, "%s: engine option %s.%s: no engine named \"%s\"", engine, kv,
+                 dot + 1, kv);
+        rc = -1;
+        break;
+      }
+      if (strcmp(kv, engine) != 0) continue; /* another engine's */
+      kv = dot + 1;
+    }
     rc = set(arg, kv, eq + 1, err, errcap) ? -1 : 0;
   }
   free(dup);
   return rc;
 }
 
-static const struct ycsb_engine *const engines[] = {
-#ifdef YCSB_HAVE_ROCKSDB
-    &ycsb_engine_rocksdb,
-#endif
-#ifdef YCSB_HAVE_REGION
-    &ycsb_engine_region,
-#endif
-    &ycsb_engine_null,
-};
-#define N_ENGINES (sizeof engines / sizeof engines[0])
 
 /* ---- workloads ------------------------------------------------------------ */
 
@@ -895,7 +912,8 @@ static void usage(FILE *f) {
           "  --distribution D    override the request distribution: zipfian, uniform, latest\n"
           "  --sync              every write durable before it returns (WAL fsync)\n"
           "  --cache-size SIZE   block cache (default 1g)\n"
-          "  --engine-opt K=V,.. engine-specific settings (rocksdb: block_size, write_buffer,\n"
+          "  --engine-opt K=V,.. engine-specific settings, ENGINE.K=V for one engine only\n"
+          "                      (rocksdb: block_size, write_buffer,\n"
           "                      bloom_bits, compression=none|snappy|lz4|zstd, bg_jobs)\n"
           "                      (region: namenode=host:port, flush_size, flush_lower,\n"
           "                      flush_upper (flush pacing, bytes/s; flush_lower=0: none),\n"
