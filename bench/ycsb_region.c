@@ -25,7 +25,8 @@
  * flush_lower=0: none), block_size (64k), compression=none|snappy, bloom=0|1,
  * replication (3; of the WAL and the store files), dfs_blocksize (128m,
  * of the mini-cluster and the files), wal=hflush|hsync|async|skip
- * (default hflush, hsync with --sync), fields=1..10 (default 1).
+ * (default hflush, hsync with --sync), fields=1..10 (default 1),
+ * cache_on_write=0|1 (default 1: hbase.rs.cacheblocksonwrite).
  *
  * The DataNodes and the NameNode are other processes: their CPU shows in
  * the result lines as other_procs_cpu_cores, not cpu_cores, and the store's
@@ -63,6 +64,7 @@ struct rg {
   uint64_t flush_lower, flush_upper; /* flush pacing, bytes/s (region.h) */
   int replication, datanodes;
   bool bloom;
+  bool cache_on_write;      /* cache_on_write=1: flushes and compactions fill the cache */
   int fields;               /* cells per record */
   enum hfile_compression compression;
   enum wal_durability durability;
@@ -120,6 +122,8 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
     g->block_size = n;
   } else if (strcmp(kv, "bloom") == 0 && n <= 1) {
     g->bloom = n == 1;
+  } else if (strcmp(kv, "cache_on_write") == 0 && n <= 1) {
+    g->cache_on_write = n == 1;
   } else if (strcmp(kv, "fields") == 0 && n >= 1 && n <= 10) {
     g->fields = (int)n;
   } else if (strcmp(kv, "replication") == 0 && n >= 1 && n <= 32) {
@@ -131,8 +135,8 @@ static int rg_set_opt(void *arg, const char *kv, const char *v, char *err, size_
   } else {
     snprintf(err, errcap,
              "region: engine option %s=%s unknown or out of range (namenode=host:port, "
-             "flush_size>=1m, flush_lower, flush_upper, block_size 1k..16m, compression=none|snappy, bloom=0|1, "
-             "replication 1..32, datanodes 1..32, dfs_blocksize>=1m, fields 1..10, "
+             "flush_size>=1m, flush_lower, flush_upper, block_size 1k..16m, "
+             "compression=none|snappy, bloom=0|1, cache_on_write=0|1, replication 1..32, datanodes 1..32, dfs_blocksize>=1m, fields 1..10, "
              "wal=hflush|hsync|async|skip)",
              kv, v);
     rc = -1;
@@ -179,6 +183,7 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   g->flush_size = 128u << 20;      /* hbase.hregion.memstore.flush.size */
   g->flush_lower = REGION_FLUSH_LOWER_BPS;
   g->flush_upper = REGION_FLUSH_UPPER_BPS;
+  g->cache_on_write = true;        /* hbase.rs.cacheblocksonwrite */
   g->block_size = 64u << 10;       /* HBase's BLOCKSIZE */
   g->dfs_blocksize = 128u << 20;   /* HDFS's default dfs.blocksize */
   g->replication = 3;
@@ -249,6 +254,7 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   ro.flush_size = g->flush_size;
   ro.flush_lower_bps = g->flush_lower;
   ro.flush_upper_bps = g->flush_upper;
+  ro.cache_on_write = g->cache_on_write;
   ro.replication = g->replication;
   ro.dfs_blocksize = g->dfs_blocksize;
   if ((rc = region_open(g->fs, g->root, g->wal, &desc, g->cache, &ro, &g->region)) != 0) {
@@ -271,14 +277,15 @@ static void rg_describe(void *db, char *buf, size_t cap) {
   snprintf(buf, cap,
            "dfs=%s,namenode=%s,replication=%d,wal=%s,group_commit=on,region=1,family=f,"
            "versions=1,fields=%d,compression=%s,block_size=%llu,bloom=%s,flush_size=%lluMiB,"
-           "flush_pace=%llu-%lluMiB/s,"
+           "flush_pace=%llu-%lluMiB/s,cache_on_write=%d,"
            "block_cache=%lluMiB,dfs_blocksize=%lluMiB",
            g->mc ? "minicluster" : "external", g->namenode, g->replication,
            rg_wal_name(g->durability), g->fields,
            g->compression == HFILE_COMPRESSION_SNAPPY ? "snappy" : "none",
            (unsigned long long)g->block_size, g->bloom ? "row" : "none",
            (unsigned long long)(g->flush_size >> 20), (unsigned long long)(g->flush_lower >> 20),
-           (unsigned long long)(g->flush_upper >> 20), (unsigned long long)(g->cache_bytes >> 20),
+           (unsigned long long)(g->flush_upper >> 20), g->cache_on_write ? 1 : 0,
+           (unsigned long long)(g->cache_bytes >> 20),
            (unsigned long long)(g->dfs_blocksize >> 20));
 }
 

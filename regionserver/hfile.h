@@ -79,6 +79,12 @@ enum hfile_compression {
 
 /* ---- writer ------------------------------------------------------------- */
 
+/* A block as the block cache holds it: one kind byte, then the block's
+ * uncompressed payload. */
+enum hfile_cached_kind { HFILE_CACHED_DATA = 1, HFILE_CACHED_LEAF = 2, HFILE_CACHED_INTERMEDIATE = 3 };
+
+struct block_cache;
+
 struct hfile_writer_opts {
   uint32_t block_size;          /* target uncompressed data block size; 0: 64 KiB */
   uint32_t index_block_size;    /* max index block (and root) size; 0: 128 KiB */
@@ -87,6 +93,12 @@ struct hfile_writer_opts {
   unsigned bloom_bits_per_key;  /* 0: 10 (about 1% false positives) */
   size_t bloom_max_bytes;       /* cap of the bit array; 0: 16 MiB */
   const char *name;             /* file name for error messages; may be NULL */
+  /* Cache on write (HBase's hbase.rs.cacheblocksonwrite): each data block
+   * also goes, uncompressed, into `cache` under (cache_file_id, offset),
+   * where a reader opened with hfile_reader_open_as(..., cache_file_id)
+   * finds it. NULL / 0: not cached. */
+  struct block_cache *cache;
+  uint64_t cache_file_id;
 };
 
 struct hfile_writer;
@@ -147,6 +159,10 @@ struct hfile_reader;
  * an I/O error, DFS_ENOMEM. Free with hfile_reader_unref(). */
 int hfile_reader_open(struct hb_in *in, const char *name, struct block_cache *cache,
                       struct hfile_reader **r);
+/* The same with the cache file id a writer used for cache on write
+ * (hfile_writer_opts.cache_file_id; 0: a new one). */
+int hfile_reader_open_as(struct hb_in *in, const char *name, struct block_cache *cache,
+                         uint64_t file_id, struct hfile_reader **out);
 /* Reference counting: open returns one reference; scanners take their own.
  * The last unref frees the reader, its source and its cached blocks. */
 void hfile_reader_ref(struct hfile_reader *r);

@@ -28,7 +28,11 @@
 #include "errors.h"
 #include "hfile.h"
 
-enum block_kind { KIND_DATA = 1, KIND_LEAF = 2, KIND_INTERMEDIATE = 3 };
+enum block_kind {
+  KIND_DATA = HFILE_CACHED_DATA,
+  KIND_LEAF = HFILE_CACHED_LEAF,
+  KIND_INTERMEDIATE = HFILE_CACHED_INTERMEDIATE
+};
 
 static const char *kind_name(int kind) {
   switch (kind) {
@@ -519,6 +523,11 @@ static int open_checked(struct hfile_reader *r) {
 
 int hfile_reader_open(struct hb_in *in, const char *name, struct block_cache *cache,
                       struct hfile_reader **out) {
+  return hfile_reader_open_as(in, name, cache, 0, out);
+}
+
+int hfile_reader_open_as(struct hb_in *in, const char *name, struct block_cache *cache,
+                         uint64_t file_id, struct hfile_reader **out) {
   struct hfile_reader *r = calloc(1, sizeof *r);
   char *nm = strdup(name ? name : "(unnamed)");
   if (!r || !nm) {
@@ -536,8 +545,9 @@ int hfile_reader_open(struct hb_in *in, const char *name, struct block_cache *ca
     reader_free(r);
     return rc;
   }
-  /* an id only once the file is good, so a failed open leaves no blocks */
-  r->file_id = cache ? block_cache_new_file_id(cache) : 0;
+  /* an id only once the file is good, so a failed open leaves no blocks
+   * (a writer's id: the blocks it cached on write) */
+  r->file_id = !cache ? 0 : file_id ? file_id : block_cache_new_file_id(cache);
   *out = r;
   return 0;
 }

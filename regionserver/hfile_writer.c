@@ -15,6 +15,7 @@
 #include <snappy-c.h>
 
 #include "bytes.h"
+#include "block_cache.h"
 #include "bloom.h"
 #include "crc32c.h"
 #include "errors.h"
@@ -194,6 +195,15 @@ static int finish_data_block(struct hfile_writer *w) {
   w->ents[w->nents++] = (struct idx_entry){
       .off = off, .size = (uint32_t)(HFILE_BLOCK_HEADER_SIZE + plen),
       .key_off = w->blk_key_off, .key_len = w->blk_key_len};
+  if (w->o.cache && w->o.cache_file_id) { /* cache on write; out of memory: just not cached */
+    uint8_t *cb = malloc(ulen + 1);
+    if (cb) {
+      cb[0] = HFILE_CACHED_DATA;
+      memcpy(cb + 1, w->blk, ulen);
+      struct cache_block *h = block_cache_put(w->o.cache, w->o.cache_file_id, off, cb, ulen + 1);
+      if (h) cache_block_unref(h);
+    }
+  }
   w->uncompressed_bytes += ulen;
   w->data_blocks++;
   w->blk_len = 0;

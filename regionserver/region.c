@@ -24,6 +24,7 @@ void region_opts_init(struct region_opts *o) {
   compaction_policy_conf_init(&o->policy);
   o->flush_lower_bps = REGION_FLUSH_LOWER_BPS;
   o->flush_upper_bps = REGION_FLUSH_UPPER_BPS;
+  o->cache_on_write = true;
 }
 
 int64_t region__now(const struct region *r) {
@@ -471,6 +472,7 @@ int region_open(dfs_fs *fs, const char *root_dir, wal *w, const struct region_de
     so.now_ms = o->now_ms;
     so.now_arg = o->now_arg;
     so.flush_pace = flush_pace;
+    so.cache_on_write = o->cache_on_write;
     so.flush_pace_arg = r;
     rc = store_open(fs, r->dir, &so, cache, &r->stores[i]);
     if (rc) goto fail;

@@ -109,6 +109,10 @@ struct region_opts {
    * hbase.hstore.flush.throughput.lower.bound / .upper.bound; lower 0: no
    * pacing. */
   uint64_t flush_lower_bps, flush_upper_bps; /* region_opts_init: the defaults below */
+  /* Every store caches the blocks its flushes and compactions write
+   * (store_opts.cache_on_write; hbase.rs.cacheblocksonwrite; true after
+   * region_opts_init). */
+  bool cache_on_write;
   /* Clock for timestamps and TTL (tests); NULL: real time in ms. */
   int64_t (*now_ms)(void *arg);
   void *now_arg;

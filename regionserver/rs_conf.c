@@ -27,6 +27,7 @@ int rs_conf_map(const dfs_conf *c, struct rs_conf *out) {
   region_opts_init(&r.region);
   r.region.flush_size = (uint64_t)geti(c, "hbase.hregion.memstore.flush.size");
   r.region.block_multiplier = (unsigned)geti(c, "hbase.hregion.memstore.block.multiplier");
+  r.region.cache_on_write = dfs_conf_bool(c, "hbase.rs.cacheblocksonwrite");
   r.region.flush_lower_bps = (uint64_t)geti(c, "hbase.hstore.flush.throughput.lower.bound");
   r.region.flush_upper_bps = (uint64_t)geti(c, "hbase.hstore.flush.throughput.upper.bound");
   if (r.region.flush_upper_bps < r.region.flush_lower_bps)

@@ -149,10 +149,13 @@ struct file_out {
   bool have_prev;
   uint8_t *kbuf;
   size_t kcap;
+  uint64_t cache_id; /* cache on write: the blocks' file id; 0: none */
 };
 
 static void fo_abort(struct store *s, struct file_out *fo) {
   hfile_writer_abort(fo->w);
+  /* (once opened, the file's reader owns the cached blocks: cache_id is 0) */
+  if (fo->cache_id) block_cache_evict_file(s->cache, fo->cache_id);
   hb_out_free(fo->out);
   if (fo->f) dfs_close(fo->f);
   if (fo->tmp) dfs_delete(s->fs, fo->tmp, false);
@@ -186,10 +189,13 @@ static int fo_open(struct store *s, struct file_out *fo) {
     fo_abort(s, fo);
     return rc;
   }
+  if (s->o.cache_on_write && s->cache) fo->cache_id = block_cache_new_file_id(s->cache);
   struct hfile_writer_opts wo = {.block_size = s->o.block_size,
                                  .compression = s->o.compression,
                                  .no_bloom = !s->o.bloom,
-                                 .name = fo->tmp};
+                                 .name = fo->tmp,
+                                 .cache = fo->cache_id ? s->cache : NULL,
+                                 .cache_file_id = fo->cache_id};
   if ((rc = hfile_writer_open(fo->out, &wo, &fo->w)) != 0) {
     fo_abort(s, fo);
     return rc;
@@ -267,7 +273,8 @@ static int fo_finish(struct store *s, struct file_out *fo, uint64_t max_seq, boo
   }
   free(fo->tmp);
   fo->tmp = NULL; /* renamed: nothing in .tmp any more */
-  rc = store_file_open(s->fs, fo->final, s->cache, out);
+  rc = store_file_open_as(s->fs, fo->final, s->cache, fo->cache_id, out);
+  if (rc == 0) fo->cache_id = 0; /* the reader's now */
   if (rc) {
     char b[512];
     why(b, sizeof b);

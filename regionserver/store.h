@@ -80,6 +80,11 @@ struct store_opts {
    * flush throughput, region.h). NULL: flushes run at full speed. */
   void (*flush_pace)(void *arg, uint64_t bytes);
   void *flush_pace_arg;
+  /* Cache on write: the data blocks of the files flushes and compactions
+   * write go into the block cache as they are written (HBase's
+   * hbase.rs.cacheblocksonwrite), so the first reads of a new file do not
+   * go to the DataNodes. Default false (store_opts_init). */
+  bool cache_on_write;
 };
 
 void store_opts_init(struct store_opts *o);

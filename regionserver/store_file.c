@@ -87,6 +87,11 @@ static int read_meta(struct store_file *sf) {
 
 int store_file_open(dfs_fs *fs, const char *path, struct block_cache *cache,
                     struct store_file **out) {
+  return store_file_open_as(fs, path, cache, 0, out);
+}
+
+int store_file_open_as(dfs_fs *fs, const char *path, struct block_cache *cache,
+                       uint64_t cache_file_id, struct store_file **out) {
   struct store_file *sf = calloc(1, sizeof *sf);
   if (!sf || !(sf->path = strdup(path))) {
     free(sf);
@@ -109,7 +114,7 @@ int store_file_open(dfs_fs *fs, const char *path, struct block_cache *cache,
     dfs_close(f);
     goto fail;
   }
-  rc = hfile_reader_open(in, path, cache, &sf->r); /* its errors name path */
+  rc = hfile_reader_open_as(in, path, cache, cache_file_id, &sf->r); /* errors name path */
   if (rc) goto fail;
   rc = read_meta(sf);
   if (rc) goto fail;

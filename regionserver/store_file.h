@@ -45,6 +45,10 @@ struct store_file;
  * malformed store metadata). fs must outlive the file. */
 int store_file_open(dfs_fs *fs, const char *path, struct block_cache *cache,
                     struct store_file **out);
+/* The same with the cache file id its writer cached blocks under
+ * (hfile_reader_open_as; 0: a new one). */
+int store_file_open_as(dfs_fs *fs, const char *path, struct block_cache *cache,
+                       uint64_t cache_file_id, struct store_file **out);
 
 /* Reference counting (atomic; any thread). The last unref closes the
  * reader (scanners hold their own reference on it). */

@@ -369,6 +369,57 @@ static uint64_t sem_expected(uint64_t h, uint64_t *count) {
   return h;
 }
 
+/* Cache on write: files from a flush and from a compaction are read back
+ * without one block cache miss (without it, every data block misses). */
+static void test_cache_on_write(void) {
+  struct block_cache *c;
+  CU_ASSERT_FATAL(block_cache_new(256u << 20, 0, &c) == 0);
+  for (int cow = 0; cow < 2; cow++) {
+    struct store_opts o;
+    store_opts_init(&o);
+    o.family = cow ? "cow1" : "cow0";
+    o.block_size = 4 << 10;
+    o.cache_on_write = cow;
+    struct store *s;
+    CU_ASSERT_FATAL(store_open(fs, BIG_REGION, &o, c, &s) == 0);
+    struct gcell g;
+    for (uint32_t k = 0; k < 40000; k++) {
+      big_cell(k, k + 1, &g);
+      g.c.family = (const uint8_t *)o.family;
+      g.c.family_len = 4;
+      CU_ASSERT_FATAL(store_add(s, &g.c, NULL) == 0);
+      if (k == 19999) CU_ASSERT_FATAL(flush(s, NULL) == 0);
+    }
+    CU_ASSERT_FATAL(flush(s, NULL) == 0);
+    struct block_cache_stats a, b;
+    for (int pass = 0; pass < 2; pass++) { /* two flushed files, then one compacted */
+      if (pass == 1) {
+        struct store_compact_opts co = {.major = true};
+        struct store_compaction_result res;
+        CU_ASSERT_FATAL(store_compact(s, &co, &res) == 1);
+      }
+      block_cache_stats(c, &a);
+      struct merge_scanner *m = open_merge(s, UINT64_MAX);
+      CU_ASSERT_FATAL(m != NULL);
+      uint32_t n = 0;
+      while (merge_scanner_peek(m) != NULL) {
+        n++;
+        if (merge_scanner_next(m) < 0) break;
+      }
+      merge_scanner_close(m);
+      CU_ASSERT_EQUAL(n, 40000);
+      block_cache_stats(c, &b);
+      if (cow) {
+        CU_ASSERT_EQUAL(b.misses, a.misses);
+      } else {
+        CU_ASSERT(b.misses - a.misses > 20);
+      }
+    }
+    store_close(s);
+  }
+  block_cache_free(c);
+}
+
 static void test_compaction_semantics(void) {
   struct store_opts o;
   store_opts_init(&o);
@@ -926,6 +977,7 @@ int main(void) {
   static const struct mc_test tests[] = {
       {"200k cells over 6 flushes, scan, get hints, compaction", test_flush_and_scan},
       {"minor and major compaction: versions, deletes, TTL", test_compaction_semantics},
+      {"cache on write: flushed and compacted files read without a miss", test_cache_on_write},
       {"readers during flushes and background compactions", test_concurrent},
       {"replaced files deleted after their last reader", test_deferred_delete},
       {"closing a store cancels its compaction", test_cancel},

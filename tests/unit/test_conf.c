@@ -81,6 +81,7 @@ static const char doc_intro[] =
     "tunes between it and a lower bound by compaction pressure);\n"
     "`hbase.hstore.flush.throughput.lower.bound` and `.upper.bound` pace flushes by\n"
     "default (HBase's flush throughput controller is off unless configured);\n"
+    "`hbase.rs.cacheblocksonwrite` is on by default (off in HBase);\n"
     "`hbase.rootdir`\n"
     "is a path, not a URI; `hbase.zookeeper.quorum` entries carry their port.\n"
     "\n"

@@ -278,6 +278,50 @@ static void test_multilevel_index(void) {
   free(buf);
 }
 
+/* Cache on write: the writer puts every data block, uncompressed, into the
+ * cache under its file id; a reader opened with that id scans the whole
+ * file without one miss and reads the same cells, while a reader with a new
+ * id misses every block. */
+static void test_cache_on_write(void) {
+  enum { N = 20000 };
+  struct block_cache *cache;
+  CU_ASSERT_FATAL(block_cache_new(64u << 20, 0, &cache) == 0);
+  uint64_t id = block_cache_new_file_id(cache);
+  struct hfile_writer_opts o = {.compression = HFILE_COMPRESSION_SNAPPY, .block_size = 4096,
+                                .cache = cache, .cache_file_id = id};
+  size_t len;
+  uint8_t *buf = write_file(N, &o, &len, false);
+  struct block_cache_stats st0;
+  block_cache_stats(cache, &st0);
+
+  struct hb_in *in;
+  CU_ASSERT_FATAL(hb_in_mem(buf, len, false, &in) == 0);
+  struct hfile_reader *r;
+  CU_ASSERT_FATAL(hfile_reader_open_as(in, "/hbase/t/cf/cow", cache, id, &r) == 0);
+  uint64_t blocks = hfile_reader_info(r)->data_block_count;
+  CU_ASSERT(blocks > 50);
+  CU_ASSERT_EQUAL(st0.inserts, blocks);
+  uint32_t bad = 0;
+  CU_ASSERT_EQUAL(full_scan(r, N, &bad), 0);
+  CU_ASSERT_EQUAL(bad, 0);
+  struct block_cache_stats st1;
+  block_cache_stats(cache, &st1);
+  CU_ASSERT_EQUAL(st1.misses, st0.misses);
+  CU_ASSERT(st1.hits - st0.hits >= blocks);
+  hfile_reader_unref(r); /* evicts its blocks */
+
+  struct hfile_reader *r2;
+  CU_ASSERT_FATAL(open_mem(buf, len, cache, &r2) == 0);
+  CU_ASSERT_EQUAL(full_scan(r2, N, &bad), 0);
+  CU_ASSERT_EQUAL(bad, 0);
+  struct block_cache_stats st2;
+  block_cache_stats(cache, &st2);
+  CU_ASSERT(st2.misses - st1.misses >= blocks);
+  hfile_reader_unref(r2);
+  block_cache_free(cache);
+  free(buf);
+}
+
 static void test_empty_file(void) {
   size_t len;
   uint8_t *buf = write_file(0, NULL, &len, false);
@@ -609,6 +653,7 @@ int main(void) {
   CU_add_test(s, "roundtrip_none", test_roundtrip_none);
   CU_add_test(s, "roundtrip_snappy", test_roundtrip_snappy);
   CU_add_test(s, "multilevel_index", test_multilevel_index);
+  CU_add_test(s, "cache_on_write", test_cache_on_write);
   CU_add_test(s, "empty_file", test_empty_file);
   CU_add_test(s, "order_and_types", test_order_and_types);
   CU_add_test(s, "corruption_named", test_corruption_named);

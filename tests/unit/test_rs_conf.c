@@ -88,6 +88,8 @@ static void test_defaults(void) {
   CU_ASSERT_EQUAL(r.region.flush_lower_bps, ro.flush_lower_bps);
   CU_ASSERT_EQUAL(r.region.flush_upper_bps, ro.flush_upper_bps);
   CU_ASSERT_EQUAL(r.region.flush_lower_bps, 32u << 20);
+  CU_ASSERT_TRUE(r.region.cache_on_write);
+  CU_ASSERT_EQUAL(r.region.cache_on_write, ro.cache_on_write);
 
   /* The policy: exactly compaction_policy_conf_init's. */
   struct compaction_policy_conf pc;
