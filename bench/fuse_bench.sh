@@ -17,9 +17,10 @@
 #               use of fresh page-cache pages costs the hypervisor's work
 #               (docs/benchmarks.md, "The first read"), which the first
 #               read through the page cache pays and the second does not;
-#   limits      the disk's rate (the local write) divided by the replication
-#               is what a replicated write on this one disk can reach: the
-#               write lines' ratio to it;
+#   limits      what a replicated write to this one disk can reach: REPL
+#               writers at once (dd oflag=direct, as the DataNodes write, one
+#               file each, the replication factor of them; op=write_parallel
+#               is their sum), divided by REPL; the write lines' ratio to it;
 #   meta        create/stat/unlink of FILES empty files (build/bin/fuse_bench,
 #               1 and THREADS threads, each thread in its own directory; stats
 #               cold: kernel caches dropped first);
@@ -78,7 +79,7 @@ declare -A MBPS # "target op" -> MB/s of the last rate line
 rate() { # target op bytes t0 t1
   local line
   line=$(awk -v t="$1" -v op="$2" -v b="$3" -v a="$4" -v z="$5" 'BEGIN {
-    s = z - a; printf "fuse_bench target=%s op=%s bytes=%d secs=%.3f MB_per_s=%.0f\n", t, op, b, s, b / s / 1e6 }')
+    s = z - a; printf "fuse_bench target=%s op=%s bytes=%.0f secs=%.3f MB_per_s=%.0f\n", t, op, b, s, b / s / 1e6 }')
   echo "$line"
   MBPS["$1 $2"]=${line##*=}
 }
@@ -111,9 +112,17 @@ read_twice dfs "${DFS[@]}" get /put "$SHM/dst"
 drop; t0=$(now); dd if="$SHM/src" of="$LOCAL/seq" bs=1M conv=fdatasync status=none; t1=$(now)
 rate local write $BYTES "$t0" "$t1"
 read_twice local dd if="$LOCAL/seq" of="$SHM/dst" bs=1M status=none
-rm -f "$SHM/src" "$LOCAL/seq"
+rm -f "$LOCAL/seq"
 REPL=$("${DFS[@]}" --print-config 2>/dev/null | awk '$1 == "dfs.replication" { print $3 }')
-awk -v d="${MBPS[local write]}" -v r="$REPL" -v m="${MBPS[mount write]}" -v p="${MBPS[dfs write]}" 'BEGIN {
+drop; t0=$(now); DDS=()
+for i in $(seq 1 "$REPL"); do
+  dd if="$SHM/src" of="$LOCAL/par$i" bs=1M oflag=direct status=none &
+  DDS+=($!)
+done
+wait "${DDS[@]}"; t1=$(now) # (not a bare wait: dfs-fuse is a child too)
+rate local write_parallel $((BYTES * REPL)) "$t0" "$t1"
+rm -f "$SHM/src" "$LOCAL"/par*
+awk -v d="${MBPS[local write_parallel]}" -v r="$REPL" -v m="${MBPS[mount write]}" -v p="${MBPS[dfs write]}" 'BEGIN {
   l = d / r
   printf "fuse_bench limits disk_write_MB_per_s=%.0f replication=%d replicated_write_limit_MB_per_s=%.0f mount_write_ratio=%.2f dfs_write_ratio=%.2f\n", d, r, l, m / l, p / l }'
 
