@@ -165,7 +165,9 @@ static void fo_abort(struct store *s, struct file_out *fo) {
   memset(fo, 0, sizeof *fo);
 }
 
-static int fo_open(struct store *s, struct file_out *fo) {
+/* cache: cache on write for this file (store_opts.cache_on_write decides
+ * too). */
+static int fo_open(struct store *s, struct file_out *fo, bool cache) {
   memset(fo, 0, sizeof *fo);
   int rc = new_name(fo->name);
   if (rc) return rc;
@@ -189,7 +191,7 @@ static int fo_open(struct store *s, struct file_out *fo) {
     fo_abort(s, fo);
     return rc;
   }
-  if (s->o.cache_on_write && s->cache) fo->cache_id = block_cache_new_file_id(s->cache);
+  if (cache && s->o.cache_on_write && s->cache) fo->cache_id = block_cache_new_file_id(s->cache);
   struct hfile_writer_opts wo = {.block_size = s->o.block_size,
                                  .compression = s->o.compression,
                                  .no_bloom = !s->o.bloom,
@@ -580,7 +582,7 @@ int store_flush_commit(struct store *s, uint64_t flush_seq_id, struct store_flus
     goto out;
   }
   struct file_out fo;
-  if ((rc = fo_open(s, &fo)) != 0) {
+  if ((rc = fo_open(s, &fo, true)) != 0) {
     memstore_scanner_close(sc);
     goto out;
   }
@@ -781,8 +783,14 @@ int store_compact(struct store *s, const struct store_compact_opts *o,
     if (store_file_max_seq_id(in[i]) > max_seq) max_seq = store_file_max_seq_id(in[i]);
   }
   if ((rc = compacted_from(s, in, sel.count, &from)) != 0) goto out;
+  /* A compaction's output is cached on write only if its inputs fit in a
+   * quarter of the cache: a big one would push every other region's hot
+   * blocks out for data that is mostly cold (HBase keeps compacted blocks
+   * out of the cache by default). A flush's, the newest data, always. */
+  struct block_cache_stats cst = {0};
+  if (s->cache) block_cache_stats(s->cache, &cst);
   struct file_out fo;
-  if ((rc = fo_open(s, &fo)) != 0) goto out;
+  if ((rc = fo_open(s, &fo, res->bytes_in <= cst.capacity / 4)) != 0) goto out;
   rc = merge_into(s, in, sel.count, sel.start + 1, sel.all_files, o, &fo, res);
   if (rc) {
     char b[512];

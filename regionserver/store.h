@@ -83,7 +83,8 @@ struct store_opts {
   /* Cache on write: the data blocks of the files flushes and compactions
    * write go into the block cache as they are written (HBase's
    * hbase.rs.cacheblocksonwrite), so the first reads of a new file do not
-   * go to the DataNodes. Default false (store_opts_init). */
+   * go to the DataNodes; a compaction's only when its inputs fit in a
+   * quarter of the cache. Default false (store_opts_init). */
   bool cache_on_write;
 };
 
