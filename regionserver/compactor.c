@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "errors.h"
+#include "net.h"
 #include "store.h"
 
 struct job {
@@ -53,12 +54,6 @@ struct compactor {
   int64_t paid_until_ns;  /* guarded by mu (monotonic clock) */
   struct compactor_stats st;
 };
-
-static int64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static struct timespec abs_mono(int64_t ns) {
   struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
@@ -176,7 +171,7 @@ int compactor_create(const struct compactor_opts *o, struct compactor **out) {
   pthread_cond_init(&c->done, &ca);
   pthread_cond_init(&c->wake, &ca);
   pthread_condattr_destroy(&ca);
-  c->paid_until_ns = mono_ns();
+  c->paid_until_ns = dfs_now_ns();
   for (unsigned i = 0; i < c->nthreads; i++) {
     c->slots[i].c = c;
     atomic_init(&c->slots[i].cancel, false);
@@ -246,14 +241,14 @@ void compactor_forget_store(struct compactor *c, struct store *s) {
 }
 
 int compactor_wait_idle(struct compactor *c, int timeout_ms) {
-  int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+  int64_t deadline = dfs_now_ns() + (int64_t)timeout_ms * 1000000;
   pthread_mutex_lock(&c->mu);
   int rc = 0;
   for (;;) {
     bool busy = c->head != NULL;
     for (unsigned i = 0; i < c->nthreads && !busy; i++) busy = c->slots[i].s != NULL;
     if (!busy) break;
-    if (mono_ns() >= deadline) {
+    if (dfs_now_ns() >= deadline) {
       rc = dfs_err_set(DFS_ETIMEDOUT, "compactor: still busy after %d ms", timeout_ms);
       break;
     }
@@ -273,17 +268,17 @@ static int throttle_wait(struct compactor *c, uint64_t bytes, atomic_bool *cance
   c->st.bytes_written += bytes;
   int rc = 0;
   if (c->rate) {
-    int64_t now = mono_ns();
+    int64_t now = dfs_now_ns();
     if (c->paid_until_ns < now - 1000000000) c->paid_until_ns = now - 1000000000;
     c->paid_until_ns += (int64_t)((double)bytes * 1e9 / (double)c->rate);
     int64_t until = c->paid_until_ns;
     if (until > now) {
       struct timespec ts = abs_mono(until);
       /* Woken early only by stop or cancel (of this or another job). */
-      while (!cancelled(c, cancel) && mono_ns() < until &&
+      while (!cancelled(c, cancel) && dfs_now_ns() < until &&
              pthread_cond_timedwait(&c->wake, &c->mu, &ts) == 0) {
       }
-      c->st.throttle_wait_ms += (uint64_t)((mono_ns() - now) / 1000000);
+      c->st.throttle_wait_ms += (uint64_t)((dfs_now_ns() - now) / 1000000);
     }
   }
   if (cancelled(c, cancel)) rc = DFS_ECANCELED;

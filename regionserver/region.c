@@ -17,6 +17,7 @@
 #include "compactor.h"
 #include "errors.h"
 #include "log.h"
+#include "net.h"
 #include "region_internal.h"
 
 void region_opts_init(struct region_opts *o) {
@@ -87,12 +88,6 @@ void region__set_broken(struct region *r, int rc, const char *why) {
   pthread_mutex_unlock(&r->mu);
 }
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* store_opts.flush_pace: sleeps until the bytes written so far are due at
  * the rate the MemStores' pressure allows (region_opts). Called by the
  * flush holding flush_mu only: writers and readers go on meanwhile. */
@@ -100,7 +95,7 @@ static void flush_pace(void *arg, uint64_t bytes) {
   struct region *r = arg;
   if (r->flush_lower_bps == 0 || atomic_load_explicit(&r->closing, memory_order_relaxed)) return;
   double pressure = (double)region__memstore_heap(r) / (double)(r->block_size / 2);
-  uint64_t now = mono_ns();
+  uint64_t now = (uint64_t)dfs_now_ns();
   if (pressure >= 1.0) { /* falling behind the writers: no pacing */
     r->pace_due_ns = now;
     return;

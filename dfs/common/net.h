@@ -12,6 +12,8 @@
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t dfs_now_ms(void);
+/* Monotonic nanoseconds, for pacing and short waits. */
+int64_t dfs_now_ns(void);
 /* Wall-clock milliseconds since the epoch (modification times). */
 int64_t dfs_wall_ms(void);
 

@@ -42,6 +42,10 @@ static void test_clocks(void) {
   int64_t a = dfs_now_ms();
   int64_t b = dfs_now_ms();
   CU_ASSERT(b >= a);
+  /* The same clock in nanoseconds: monotonic, and in step with the ms one. */
+  int64_t n1 = dfs_now_ns(), n2 = dfs_now_ns(), m = dfs_now_ms();
+  CU_ASSERT(n2 >= n1);
+  CU_ASSERT(n2 / 1000000 >= b && n2 / 1000000 <= m);
   CU_ASSERT(dfs_wall_ms() > 1600000000000LL); /* after 2020 */
 }
 
