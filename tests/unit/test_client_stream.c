@@ -41,6 +41,11 @@ struct pkt_rec {
 struct fake {
   dfs_rpc_server *srv;
   int port;
+  /* Bumped by fake_reset: a write stream of an earlier test, still
+   * draining packets its client sent before it went away, stops rather
+   * than take this test's injected faults (a one-shot drop, a failed ack)
+   * or touch its blocks. Guarded by mu. */
+  int epoch;
   pthread_mutex_t mu;
   int nblocks;
   uint64_t blk_len[MAX_BLOCKS];       /* bytes the "replica" holds */
@@ -273,6 +278,9 @@ static int h_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMe
   }
   int rc = dfs_rpc_reply(call, &resp.base);
   if (rc) return rc;
+  pthread_mutex_lock(&F.mu);
+  int epoch = F.epoch;
+  pthread_mutex_unlock(&F.mu);
   int fd = dfs_rpc_call_fd(call);
   uint8_t *buf = malloc(DFS_PACKET_MAX_DATA / 4);
   for (;;) {
@@ -285,6 +293,11 @@ static int h_write_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMe
     if ((rc = dfs_read_full(fd, buf, sl + h.data_len, dl)) != 0) break;
     struct dfs_ack a = {.seqno = h.seqno, .n = 1 + (unsigned)r->n_targets};
     pthread_mutex_lock(&F.mu);
+    if (epoch != F.epoch) { /* an earlier test's stream */
+      pthread_mutex_unlock(&F.mu);
+      rc = DFS_ECANCELED;
+      break;
+    }
     if (h.seqno == -1) F.heartbeats++;
     if (h.seqno >= 0 && F.npkts < MAX_PKTS)
       F.pkts[F.npkts++] = (struct pkt_rec){b, h.offset, h.seqno, h.data_len, h.flags};
@@ -500,6 +513,7 @@ static void fake_reset(void) {
   memset(&F.nblocks, 0, sizeof F - offsetof(struct fake, nblocks));
   F.srv = srv;
   F.port = port;
+  F.epoch++;
   F.fail_ack_seqno = -2;
   F.drop_at_seqno = -2;
   pthread_mutex_unlock(&F.mu);
