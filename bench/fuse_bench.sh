@@ -20,7 +20,11 @@
 #   limits      what a replicated write to this one disk can reach: REPL
 #               writers at once (dd oflag=direct, as the DataNodes write, one
 #               file each, the replication factor of them; op=write_parallel
-#               is their sum), divided by REPL; the write lines' ratio to it;
+#               is their sum), divided by REPL; the write lines' ratio to it.
+#               Each writer ends with fdatasync (conv=fdatasync), as the
+#               local write does: the DFS write's close waits for the
+#               NameNode's edit-log fdatasync, which on a disk shared with
+#               the DataNodes flushes their data from the disk's cache too;
 #   meta        create/stat/unlink of FILES empty files (build/bin/fuse_bench,
 #               1 and THREADS threads, each thread in its own directory; stats
 #               cold: kernel caches dropped first);
@@ -116,7 +120,7 @@ rm -f "$LOCAL/seq"
 REPL=$("${DFS[@]}" --print-config 2>/dev/null | awk '$1 == "dfs.replication" { print $3 }')
 drop; t0=$(now); DDS=()
 for i in $(seq 1 "$REPL"); do
-  dd if="$SHM/src" of="$LOCAL/par$i" bs=1M oflag=direct status=none &
+  dd if="$SHM/src" of="$LOCAL/par$i" bs=1M oflag=direct conv=fdatasync status=none &
   DDS+=($!)
 done
 wait "${DDS[@]}"; t1=$(now) # (not a bare wait: dfs-fuse is a child too)

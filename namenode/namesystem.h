@@ -193,17 +193,22 @@ int nn_ns_create(nn_ns *ns, const struct nn_caller *c, const uint8_t *path, size
  * targets from the placement policy (c->ip is the writer's location).
  * previous: the current last block with its final length (NULL for the
  * first block); excluded: uuids of DataNodes the client could not reach;
- * file_id 0: unchecked. On success out->blocks[0] (out->n == 1) is the new
- * block with its pipeline; free with nn_located_blocks_free(). */
+ * file_id 0: unchecked. sync_later: answer without waiting for the edit
+ * log's sync (the client calls nn_ns_fsync before it relies on the block).
+ * On success out->blocks[0] (out->n == 1) is the new block with its
+ * pipeline; free with nn_located_blocks_free(). */
 int nn_ns_add_block(nn_ns *ns, const struct nn_caller *c, const uint8_t *path,
                     size_t len, const struct nn_blk *previous, const char *const *excluded,
-                    size_t nexcluded, uint64_t file_id, struct nn_located_blocks *out);
+                    size_t nexcluded, uint64_t file_id, bool sync_later,
+                    struct nn_located_blocks *out);
 int nn_ns_abandon_block(nn_ns *ns, const struct nn_caller *c, const uint8_t *path,
                         size_t len, const struct nn_blk *b);
 int nn_ns_complete(nn_ns *ns, const struct nn_caller *c, const uint8_t *path, size_t len,
                    const struct nn_blk *last, uint64_t file_id, bool *done);
+/* Make the open file's edits durable (also those of ADD_BLOCKs answered
+ * with sync_later); with has_length, readers are told last_block_length. */
 int nn_ns_fsync(nn_ns *ns, const struct nn_caller *c, const uint8_t *path, size_t len,
-                uint64_t last_block_length);
+                bool has_length, uint64_t last_block_length);
 /* length UINT64_MAX: to the end. */
 int nn_ns_get_block_locations(nn_ns *ns, const struct nn_caller *c, const uint8_t *path,
                               size_t len, uint64_t offset, uint64_t length,

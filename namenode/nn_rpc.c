@@ -192,7 +192,8 @@ static int h_add_block(void *ctx, struct dfs_rpc_call *call, const ProtobufCMess
   int rc = nn_ns_add_block(ctx, &c, r->path.data, r->path.len,
                            blk_in(r->previous, &prev) ? &prev : NULL,
                            (const char *const *)r->exclude_uuids, r->n_exclude_uuids,
-                           r->has_file_id ? r->file_id : 0, &lb);
+                           r->has_file_id ? r->file_id : 0,
+                           r->has_sync_later && r->sync_later, &lb);
   if (rc) return rc;
   Dfs__AddBlockResponse resp = DFS__ADD_BLOCK_RESPONSE__INIT;
   resp.block = located_block(&a, &lb.blocks[0]);
@@ -233,8 +234,8 @@ static int h_fsync(void *ctx, struct dfs_rpc_call *call, const ProtobufCMessage 
   const Dfs__FsyncRequest *r = (const void *)m;
   struct nn_caller c;
   caller_of(call, r->client_name, &c);
-  int rc = nn_ns_fsync(ctx, &c, r->path.data, r->path.len,
-                       r->has_last_block_length ? r->last_block_length : 0);
+  int rc = nn_ns_fsync(ctx, &c, r->path.data, r->path.len, r->has_last_block_length,
+                       r->last_block_length);
   if (rc) return rc;
   Dfs__Empty e = DFS__EMPTY__INIT;
   return reply(call, &e.base, NULL);

@@ -70,6 +70,9 @@ struct dfs_file {
   uint64_t blk_id, blk_gs;       /* current (or last finished) block */
   uint64_t block_bytes;          /* bytes of cur written into packets */
   int any_block;                 /* at least one block was allocated */
+  int alloc_unsynced;            /* the NameNode answered the last ADD_BLOCK
+                                    before its edit was on disk (sync_later):
+                                    FSYNC before an hflush/hsync returns */
   Dfs__DatanodeInfo **targets;   /* pipeline of cur in order: an owned array of
                                     pointers into addblock_resp; failed nodes
                                     are removed by pipeline recovery */

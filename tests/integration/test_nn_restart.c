@@ -184,6 +184,55 @@ static void run(const char *const *conf, bool expect_checkpoint) {
 
 static void test_edit_log_replay(void) { run(NULL, false); }
 
+/* A block after the first is allocated without waiting for the edit log's
+ * sync (ADD_BLOCK sync_later); an hflush in it, or right after it ended,
+ * must make the allocation durable (FSYNC) before it returns. Without that
+ * both files below lose their second block to the kill -9: nothing else
+ * syncs the edit log in between. */
+static void test_hflush_in_later_block(void) {
+  struct mc_opts o = {.num_datanodes = 3, .blocksize = "1m"};
+  struct minicluster *mc;
+  CU_ASSERT_FATAL(mc_start(&o, &mc) == 0);
+  dfs_fs *fs;
+  CU_ASSERT_FATAL(mc_connect(mc, NULL, &fs) == 0);
+  static const struct file_spec files[] = {
+      {"/mid", 1048576 + 300000, 11}, /* hflush inside the second block */
+      {"/edge", 2 * 1048576, 12},     /* hflush just after the second block ended */
+  };
+  /* First blocks (allocated with a sync) of both files before the second
+   * blocks, so that no synced allocation follows an unsynced one. */
+  dfs_file *w[2] = {NULL, NULL};
+  uint8_t *b[2];
+  const size_t first = 1048576;
+  for (int i = 0; i < 2; i++) {
+    CU_ASSERT_FATAL(dfs_create(fs, files[i].path, NULL, &w[i]) == 0);
+    b[i] = content(files[i].len, files[i].seed);
+    CU_ASSERT_EQUAL(dfs_write(w[i], b[i], first), (ssize_t)first);
+  }
+  for (int i = 0; i < 2; i++) {
+    CU_ASSERT_EQUAL(dfs_write(w[i], b[i] + first, files[i].len - first),
+                    (ssize_t)(files[i].len - first));
+    free(b[i]);
+    int rc = dfs_hflush(w[i]);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc) fprintf(stderr, "hflush %s: %s\n", files[i].path, dfs_error_message());
+  }
+  CU_ASSERT(mc_kill_nn(mc, SIGKILL) == 0);
+  CU_ASSERT_FATAL(mc_restart_nn(mc) == 0);
+  CU_ASSERT_FATAL(mc_wait_live(mc, 3, 30000) == 0);
+  dfs_fs *rfs;
+  CU_ASSERT_FATAL(mc_connect(mc, NULL, &rfs) == 0);
+  for (int i = 0; i < 2; i++) {
+    int bad = check_file(rfs, files[i].path, files[i].len, files[i].seed);
+    CU_ASSERT_EQUAL(bad, 0);
+    if (bad) fprintf(stderr, "%s: hflushed bytes lost with the NameNode (%d)\n", files[i].path, bad);
+  }
+  for (int i = 0; i < 2; i++) dfs_close(w[i]); /* the old lease: result not checked */
+  dfs_disconnect(rfs);
+  dfs_disconnect(fs);
+  mc_stop(mc);
+}
+
 static void test_across_checkpoints(void) {
   static const char *const conf[] = {"dfs.namenode.checkpoint.txns=5", NULL};
   run(conf, true);
@@ -251,12 +300,13 @@ int main(void) {
   static const struct mc_test tests[] = {
       {"kill -9 and restart: edit log replay", test_edit_log_replay},
       {"kill -9 and restart: across checkpoints", test_across_checkpoints},
+      {"kill -9 after an hflush in a later block", test_hflush_in_later_block},
       {NULL, NULL}, /* the soak test goes here with DFS_SLOW_TESTS=1 */
       {NULL, NULL}};
-  static struct mc_test all[4];
+  static struct mc_test all[5];
   memcpy(all, tests, sizeof tests);
   const char *slow = getenv("DFS_SLOW_TESTS");
   if (slow && strcmp(slow, "1") == 0)
-    all[2] = (struct mc_test){"soak: 8 kill -9 cycles with checkpoints", test_soak_cycles};
+    all[3] = (struct mc_test){"soak: 8 kill -9 cycles with checkpoints", test_soak_cycles};
   return mc_run_tests("nn_restart", all);
 }

@@ -40,7 +40,7 @@ static void populate(nn_ns *ns, const struct nn_caller *c, const char *top, int 
     CU_ASSERT_EQUAL(nn_ns_create(ns, c, P(p), 0640, false, true, 1 + i % 3, 1 << 20, &st), 0);
     struct nn_located_blocks lb;
     if (i % 4 == 0) continue; /* leave some open, without blocks */
-    CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, c, P(p), NULL, NULL, 0, 0, &lb), 0);
+    CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, c, P(p), NULL, NULL, 0, 0, false, &lb), 0);
     struct nn_blk b = lb.blocks[0].b;
     nn_located_blocks_free(&lb);
     b.num_bytes = 1000 + (uint64_t)i;
@@ -97,7 +97,7 @@ static void test_round_trip(void) {
   struct nn_dn_stats s = {.capacity = 1ull << 40, .remaining = 1ull << 39};
   const char *h;
   nn_ns_register_datanode(ns, "u1", "127.0.0.1", 1, "dn1", "127.0.0.1", &s, &h);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &c, P("/new"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &c, P("/new"), NULL, NULL, 0, 0, false, &lb), 0);
   CU_ASSERT(lb.blocks[0].b.id > (1ull << 30) + 150);
   nn_located_blocks_free(&lb);
   nn_ns_close(ns, false);

@@ -83,12 +83,12 @@ static void test_create_and_write_once(void) {
                          "create: /d/f: File is being written by another client (DFSClient_root)");
   /* non-holder can neither add a block nor complete */
   struct nn_located_blocks lb;
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &other, P("/d/f"), NULL, NULL, 0, 0, &lb), DFS_ENOLEASE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &other, P("/d/f"), NULL, NULL, 0, 0, false, &lb), DFS_ENOLEASE);
   CU_ASSERT_EQUAL(nn_ns_complete(ns, &other, P("/d/f"), NULL, 0, &done), DFS_ENOLEASE);
   CU_ASSERT_EQUAL(nn_ns_complete(ns, &root_c, P("/d/f"), NULL, 0, &done), 0);
   CU_ASSERT(done);
   /* closed: cannot be written */
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &root_c, P("/d/f"), NULL, NULL, 0, 0, &lb), DFS_ENOLEASE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &root_c, P("/d/f"), NULL, NULL, 0, 0, false, &lb), DFS_ENOLEASE);
   /* exists without overwrite */
   CU_ASSERT_EQUAL(nn_ns_create(ns, &root_c, P("/d/f"), 0644, false, true, 0, 0, &st), DFS_EEXIST);
   CU_ASSERT_STRING_EQUAL(dfs_err_msg(), "create: /d/f: File exists");
@@ -125,10 +125,10 @@ static void test_blocks_and_complete(void) {
                   DFS_EACCES); /* alice may not write into / (0755, owned by su) */
   CU_ASSERT_EQUAL(nn_ns_mkdirs(ns, &root_c, P("/w"), 0777, true), 0);
   CU_ASSERT_EQUAL(nn_ns_create(ns, &alice, P("/w/f"), 0644, false, true, 3, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, &lb), DFS_ENODATANODE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, false, &lb), DFS_ENODATANODE);
   CU_ASSERT_PTR_NOT_NULL(strstr(dfs_err_msg(), "could only be written to 0 of the 1 minReplication nodes"));
   register_dns(3);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, false, &lb), 0);
   CU_ASSERT_EQUAL(lb.n, 1);
   CU_ASSERT_EQUAL(lb.blocks[0].b.id, (1ull << 30) + 1);
   CU_ASSERT_EQUAL(lb.blocks[0].b.genstamp, 1001);
@@ -137,7 +137,7 @@ static void test_blocks_and_complete(void) {
   struct nn_blk b1 = lb.blocks[0].b;
   nn_located_blocks_free(&lb);
   /* the reply was lost and the client asks again: the same block */
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), NULL, NULL, 0, 0, false, &lb), 0);
   CU_ASSERT_EQUAL(lb.blocks[0].b.id, b1.id);
   CU_ASSERT_EQUAL(lb.blocks[0].nlocs, 3);
   nn_located_blocks_free(&lb);
@@ -146,7 +146,7 @@ static void test_blocks_and_complete(void) {
   CU_ASSERT_EQUAL(nn_ns_block_received(ns, "uuid-1", &b1, 2), 0);
   /* second block commits the first */
   const char *excl[] = {"uuid-2"};
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), &b1, excl, 1, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &alice, P("/w/f"), &b1, excl, 1, 0, false, &lb), 0);
   CU_ASSERT_EQUAL(lb.blocks[0].offset, 1 << 20);
   CU_ASSERT_EQUAL(lb.blocks[0].nlocs, 2); /* uuid-2 excluded */
   for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
@@ -219,7 +219,7 @@ static void test_block_reports_reconcile(void) {
   bool done;
   register_dns(3);
   CU_ASSERT_EQUAL(nn_ns_create(ns, &root_c, P("/r"), 0644, false, true, 3, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/r"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/r"), NULL, NULL, 0, 0, false, &lb), 0);
   struct nn_blk b = lb.blocks[0].b;
   nn_located_blocks_free(&lb);
   b.num_bytes = 4096;
@@ -533,7 +533,7 @@ static void test_lease_recovery(void) {
   CU_ASSERT(closed);
   /* a block being written on three nodes */
   CU_ASSERT_EQUAL(nn_ns_create(ns, &writer, P("/lr"), 0644, false, true, 3, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &writer, P("/lr"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &writer, P("/lr"), NULL, NULL, 0, 0, false, &lb), 0);
   struct nn_blk b = lb.blocks[0].b;
   nn_located_blocks_free(&lb);
   b.num_bytes = 0;
@@ -544,7 +544,7 @@ static void test_lease_recovery(void) {
   /* the old writer is fenced */
   b.num_bytes = 700;
   CU_ASSERT_EQUAL(nn_ns_complete(ns, &writer, P("/lr"), &b, 0, &done), DFS_ENOLEASE);
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &writer, P("/lr"), &b, NULL, 0, 0, &lb), DFS_ENOLEASE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &writer, P("/lr"), &b, NULL, 0, 0, false, &lb), DFS_ENOLEASE);
   /* exactly one node got the RECOVER command, naming every holder */
   struct nn_dn_stats s = {.capacity = 1ull << 40, .remaining = 1ull << 39};
   struct nn_dn_commands cmd;
@@ -584,7 +584,7 @@ static void test_lease_recovery(void) {
   nn_located_blocks_free(&lb);
   /* an empty last block nobody holds: dropped, file closed */
   CU_ASSERT_EQUAL(nn_ns_create(ns, &writer, P("/lr2"), 0644, false, true, 1, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &writer, P("/lr2"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &writer, P("/lr2"), NULL, NULL, 0, 0, false, &lb), 0);
   nn_located_blocks_free(&lb);
   nn_ns_close(ns, false); /* restart: replicas and pipelines are gone */
   CU_ASSERT_EQUAL_FATAL(nn_ns_open(&cfg, &ns), 0);
@@ -609,7 +609,7 @@ static void test_startup_safe_mode(void) {
   bool done, in;
   register_dns(1);
   CU_ASSERT_EQUAL(nn_ns_create(ns, &root_c, P("/s1"), 0644, false, true, 1, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/s1"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/s1"), NULL, NULL, 0, 0, false, &lb), 0);
   struct nn_blk b = lb.blocks[0].b;
   nn_located_blocks_free(&lb);
   b.num_bytes = 100;
@@ -617,7 +617,7 @@ static void test_startup_safe_mode(void) {
   CU_ASSERT_EQUAL(nn_ns_complete(ns, &root_c, P("/s1"), &b, 0, &done), 0);
   /* an open file with an empty last block must not hold safe mode */
   CU_ASSERT_EQUAL(nn_ns_create(ns, &root_c, P("/s2"), 0644, false, true, 1, 1 << 20, &st), 0);
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/s2"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &root_c, P("/s2"), NULL, NULL, 0, 0, false, &lb), 0);
   nn_located_blocks_free(&lb);
   nn_ns_close(ns, false);
   cfg.safemode_threshold = 0.999;

@@ -226,7 +226,7 @@ static struct nn_blk write_file(const char *path, int repl) {
   CU_ASSERT_EQUAL(nn_ns_create(ns, &caller, P(path), 0644, false, true, (uint32_t)repl, 4096,
                                &st), 0);
   struct nn_located_blocks lb;
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &caller, P(path), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &caller, P(path), NULL, NULL, 0, 0, false, &lb), 0);
   struct nn_blk b = lb.blocks[0].b;
   b.num_bytes = 1000;
   for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
@@ -483,8 +483,8 @@ static void test_lease_soft_limit(void) {
   CU_ASSERT(st.under_construction);
   struct nn_located_blocks lb;
   /* A lost the file: its addBlock fails, B's works */
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &a, P("/l"), NULL, NULL, 0, 0, &lb), DFS_ENOLEASE);
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &b, P("/l"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &a, P("/l"), NULL, NULL, 0, 0, false, &lb), DFS_ENOLEASE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &b, P("/l"), NULL, NULL, 0, 0, false, &lb), 0);
   nn_located_blocks_free(&lb);
   close_ns();
   soft_ms = 60000;
@@ -500,7 +500,7 @@ static void test_lease_hard_limit(void) {
   struct nn_status st;
   CU_ASSERT_EQUAL(nn_ns_create(ns, &w, P("/h"), 0644, false, true, 3, 4096, &st), 0);
   struct nn_located_blocks lb;
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &w, P("/h"), NULL, NULL, 0, 0, &lb), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &w, P("/h"), NULL, NULL, 0, 0, false, &lb), 0);
   struct nn_blk blk = lb.blocks[0].b;
   int primary_candidates = (int)lb.blocks[0].nlocs;
   for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
@@ -528,7 +528,7 @@ static void test_lease_hard_limit(void) {
   CU_ASSERT(primary_candidates >= 1);
   cmds_free(&c);
   /* the old writer is fenced */
-  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &w, P("/h"), &blk, NULL, 0, 0, &lb), DFS_ENOLEASE);
+  CU_ASSERT_EQUAL(nn_ns_add_block(ns, &w, P("/h"), &blk, NULL, 0, 0, false, &lb), DFS_ENOLEASE);
   CU_ASSERT_EQUAL(nn_ns_get_file_info(ns, &caller, P("/k"), &st), 0);
   CU_ASSERT(st.under_construction);
   /* not again before another hard limit */
