@@ -29,7 +29,8 @@
 #               1 and THREADS threads, each thread in its own directory; stats
 #               cold: kernel caches dropped first);
 #   cp          cp -r of 1,000 small files (1-16 KiB) into the mount, with
-#               `dfs put`, and onto the local disk (+ sync).
+#               `dfs put` (and `dfs put -t THREADS`: op=cp_small_threads),
+#               and onto the local disk (+ sync).
 # Every result is one line:
 #   fuse_bench target=mount|dfs|local op=NAME ... secs=S MB_per_s=R | ops_per_s=R
 # BUILD_DIR (default build) selects the binaries. Needs root (drop_caches,
@@ -147,6 +148,8 @@ ops mount cp_small 1000 "$t0" "$t1"
 diff -r "$SHM/small" "$MNT/small" >/dev/null || echo "fuse_bench.sh: WARNING: cp -r differs" >&2
 t0=$(now); "${DFS[@]}" put -d "$SHM/small" /small2 >/dev/null || exit 1; t1=$(now)
 ops dfs cp_small 1000 "$t0" "$t1"
+t0=$(now); "${DFS[@]}" put -d -t "$THREADS" "$SHM/small" /small3 >/dev/null || exit 1; t1=$(now)
+ops dfs cp_small_threads 1000 "$t0" "$t1"
 t0=$(now); cp -r "$SHM/small" "$LOCAL/small" && sync; t1=$(now)
 ops local cp_small 1000 "$t0" "$t1"
 echo "# small files: $SMALL_BYTES bytes in all"

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,15 @@ static void catch_signals(void) {
 /* Exit code after an interruption: 128 + signal, as a shell reports it. */
 static int interrupted_rc(int ret) { return interrupted ? 128 + interrupted : ret; }
 
+struct put_pool;
+
 struct copy_opts {
   bool force;    /* -f */
   bool preserve; /* -p */
   bool direct;   /* -d: no ._COPYING_ */
   uint8_t *buf;  /* CLI_COPY_BUF bytes */
+  struct put_pool *pool; /* put -t N: files go to N copying threads */
+  bool no_progress;      /* several copies at once: no progress bar */
 };
 
 static char *str_cat(const char *a, const char *b) {
@@ -80,6 +85,7 @@ static int pump_to_dfs(struct cli *c, int fd, const char *local, dfs_file *f,
                        struct copy_opts *o, uint64_t total, const char *label) {
   struct progress pr;
   progress_start(&pr, label, total);
+  if (o->no_progress) pr.on = false;
   uint64_t done = 0;
   int ret = 0;
   for (;;) {
@@ -107,6 +113,120 @@ static int pump_to_dfs(struct cli *c, int fd, const char *local, dfs_file *f,
 }
 
 static int put_path(struct cli *c, const char *local, const char *target, struct copy_opts *o);
+
+/* put -t N (HDFS's put -t): a small file's copy is mostly waiting - on the
+ * NameNode's edit-log syncs and the pipeline's round trips - so N files
+ * are copied at once. The walker (the main thread) makes the directories
+ * in order and queues the files; each copying thread has its own buffer
+ * and shares the connection (dfs_fs is thread-safe). */
+struct put_job {
+  char *local, *target;
+  struct put_job *next;
+};
+
+struct put_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct put_job *head, *tail;
+  size_t queued, cap; /* the walker waits while cap jobs are queued */
+  bool closed;
+  int ret;            /* OR of the copies' results */
+  struct cli *c;
+  struct copy_opts o; /* what every copy uses (pool NULL, own buffer) */
+  pthread_t *threads;
+  int nthreads;
+};
+
+static void *put_worker(void *arg) {
+  struct put_pool *p = arg;
+  struct copy_opts o = p->o;
+  o.buf = malloc(CLI_COPY_BUF);
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->head && !p->closed) pthread_cond_wait(&p->cv, &p->mu);
+    struct put_job *j = p->head;
+    if (j) {
+      p->head = j->next;
+      if (!p->head) p->tail = NULL;
+      p->queued--;
+      pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!j) break;
+    int r = o.buf ? put_path(p->c, j->local, j->target, &o) : cli_fail(p->c, j->local, "out of memory");
+    pthread_mutex_lock(&p->mu);
+    p->ret |= r;
+    pthread_mutex_unlock(&p->mu);
+    free(j->local);
+    free(j->target);
+    free(j);
+  }
+  free(o.buf);
+  return NULL;
+}
+
+/* Start n copying threads; NULL (error printed) if none could start. */
+static struct put_pool *pool_start(struct cli *c, const struct copy_opts *o, int n) {
+  struct put_pool *p = calloc(1, sizeof *p);
+  if (!p || !(p->threads = calloc((size_t)n, sizeof *p->threads))) {
+    free(p);
+    cli_fail(c, "-t", "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->c = c;
+  p->o = *o;
+  p->o.pool = NULL;
+  p->o.buf = NULL;
+  p->o.no_progress = true;
+  p->cap = 4 * (size_t)n;
+  for (int i = 0; i < n; i++) {
+    if (pthread_create(&p->threads[i], NULL, put_worker, p) != 0) break;
+    p->nthreads++;
+  }
+  if (p->nthreads == 0) {
+    cli_fail(c, "-t", "cannot start threads");
+    free(p->threads);
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* Queue one file; waits while the queue is full. Returns 0 or 1. */
+static int pool_put(struct put_pool *p, const char *local, const char *target) {
+  struct put_job *j = calloc(1, sizeof *j);
+  if (!j || !(j->local = strdup(local)) || !(j->target = strdup(target))) {
+    if (j) free(j->local);
+    free(j);
+    return cli_fail(p->c, local, "out of memory");
+  }
+  pthread_mutex_lock(&p->mu);
+  while (p->queued >= p->cap) pthread_cond_wait(&p->cv, &p->mu);
+  if (p->tail) p->tail->next = j;
+  else p->head = j;
+  p->tail = j;
+  p->queued++;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+/* Let the threads finish what is queued; returns the copies' result. */
+static int pool_finish(struct put_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  p->closed = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  int ret = p->ret;
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p->threads);
+  free(p);
+  return ret;
+}
 
 static int put_dir(struct cli *c, const char *local, const char *target, const struct stat *lst,
                    struct copy_opts *o) {
@@ -173,6 +293,9 @@ out:
 
 static int put_path(struct cli *c, const char *local, const char *target, struct copy_opts *o) {
   bool is_stdin = strcmp(local, "-") == 0;
+  struct stat pst;
+  if (o->pool && !is_stdin && stat(local, &pst) == 0 && !S_ISDIR(pst.st_mode))
+    return pool_put(o->pool, local, target);
   int fd = is_stdin ? STDIN_FILENO : open(local, O_RDONLY);
   if (fd < 0) return cli_fail(c, local, strerror(errno));
   struct stat lst;
@@ -194,8 +317,39 @@ static int put_path(struct cli *c, const char *local, const char *target, struct
   return ret;
 }
 
+/* Take "-t N" / "-tN" (thread count) out of the options in argv[1..];
+ * returns N (1 when absent), or -1 for a bad count (message printed). */
+static int take_threads(struct cli *c, int *argc, char **argv) {
+  int n = 1, out = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    bool opt = a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0;
+    if (opt && strcmp(a, "-t") == 0 && i + 1 < *argc) v = argv[++i];
+    else if (opt && strncmp(a, "-t", 2) == 0 && a[2] >= '0' && a[2] <= '9') v = a + 2;
+    if (v) {
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (*end || t < 1 || t > 256) {
+        fprintf(stderr, "%s: -t %s: the thread count must be 1 to 256\n", c->cmd, v);
+        return -1;
+      }
+      n = (int)t;
+      continue;
+    }
+    argv[out++] = argv[i];
+    if (!opt) { /* operands from here on, kept as they are */
+      for (i++; i < *argc; i++) argv[out++] = argv[i];
+      break;
+    }
+  }
+  *argc = out;
+  return n;
+}
+
 int cmd_put(struct cli *c, int argc, char **argv) {
   char fl[8], bad[64];
+  int threads = take_threads(c, &argc, argv);
+  if (threads < 0) return CLI_USAGE;
   int i = cli_flags(argc, argv, "fpdl", NULL, NULL, fl, sizeof fl, bad, sizeof bad);
   if (i < 0) {
     fprintf(stderr, "%s: Illegal option %s\n", c->cmd, bad);
@@ -212,11 +366,12 @@ int cmd_put(struct cli *c, int argc, char **argv) {
     }
   if (!cli_fs(c)) return 1;
   catch_signals();
-  struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), CLI_HAS(fl, 'd'), NULL};
+  struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), CLI_HAS(fl, 'd'), NULL, NULL, false};
   o.buf = malloc(CLI_COPY_BUF);
   char *dst = cli_abs(c, dst_arg);
   int ret = 0;
   int kind = o.buf ? dfs_kind(c, dst, dst_arg) : -1;
+  if (kind >= 0 && threads > 1 && !(o.pool = pool_start(c, &o, threads))) kind = -1;
   if (kind < 0) {
     ret = 1;
   } else if ((nsrc > 1 || (*dst_arg && dst_arg[strlen(dst_arg) - 1] == '/')) && kind != 2) {
@@ -233,6 +388,7 @@ int cmd_put(struct cli *c, int argc, char **argv) {
       if (interrupted) break;
     }
   }
+  if (o.pool) ret |= pool_finish(o.pool);
   free(dst);
   free(o.buf);
   return interrupted_rc(ret);
@@ -372,7 +528,7 @@ int cmd_get(struct cli *c, int argc, char **argv) {
                                                      : "No such file or directory");
   if (!cli_fs(c)) return 1;
   catch_signals();
-  struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), false, malloc(CLI_COPY_BUF)};
+  struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), false, malloc(CLI_COPY_BUF), NULL, false};
   if (!o.buf) return cli_fail(c, ldst, "out of memory");
   int ret = 0;
   for (int k = 0; k < nsrc; k++) {

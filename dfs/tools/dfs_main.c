@@ -26,13 +26,16 @@ struct subcmd {
 };
 
 static const struct subcmd cmds[] = {
-    {"put", cmd_put, "put [-f] [-p] [-d] <localsrc> ... <dst>",
+    {"put", cmd_put, "put [-f] [-p] [-d] [-t <threads>] <localsrc> ... <dst>",
      "Copy local files or directories into the filesystem; '-' as the only\n"
      "source reads stdin. With several sources <dst> must be a directory.\n"
      "  -f  overwrite the destination if it exists\n"
      "  -p  preserve modification/access times and permission bits\n"
-     "  -d  write <dst> directly instead of through <dst>._COPYING_"},
-    {"copyFromLocal", cmd_put, "copyFromLocal [-f] [-p] [-d] <localsrc> ... <dst>", "Same as put."},
+     "  -d  write <dst> directly instead of through <dst>._COPYING_\n"
+     "  -t  copy this many files at once (default 1; many small files go\n"
+     "      faster: each one's copy is mostly waiting)"},
+    {"copyFromLocal", cmd_put, "copyFromLocal [-f] [-p] [-d] [-t <threads>] <localsrc> ... <dst>",
+     "Same as put."},
     {"get", cmd_get, "get [-f] [-p] <src> ... <localdst>",
      "Copy files or directories to the local filesystem (through\n"
      "<localdst>._COPYING_, renamed when complete). With several sources\n"

@@ -77,6 +77,18 @@ out=$(D chown nobody a/f3m 2>&1); [ $? -eq 1 ] && echo "$out" | grep -q '^chown:
 out=$(D chgrp staff a/h.txt 2>&1); [ $? -eq 1 ] && echo "$out" | grep -q "^chgrp: .*does not belong to staff" && ok "chgrp refused (not a member)" || bad "chgrp refused: $out"
 check "chgrp as superuser" "$BIN/dfs" --namenode "$NN" chgrp staff /user/tester/a/h.txt
 [ "$(D stat '%g' a/h.txt)" = "staff" ] && ok "chgrp result" || bad "chgrp result"
+# put -t: a tree of small files copied by several threads, read back whole
+mkdir -p "$T/tree/d1/d2" "$T/tree/e"
+for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom > "$T/tree/d1/f$i"; done
+for i in 1 2 3; do head -c 70000 /dev/urandom > "$T/tree/d1/d2/g$i"; done
+: > "$T/tree/empty"
+check "put -t 4 (tree)" D put -t 4 "$T/tree" tree4
+check "put -t4 tree content" bash -c "'$BIN/dfs' --conf '$SRC/etc' --namenode $NN --user tester get tree4 '$T/tree4.back' && diff -r '$T/tree' '$T/tree4.back'"
+check "put -t: no ._COPYING_ left" bash -c "! '$BIN/dfs' --conf '$SRC/etc' --namenode $NN --user tester ls -R tree4 | grep -q _COPYING_"
+out=$(D put -t 3 "$T/tree/d1" tree4 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(echo "$out" | grep -c 'File exists')" -eq 43 ] && ok "put -t: every existing file reported, exit 1" || bad "put -t existing: rc=$rc $(echo "$out" | head -3)"
+check "put -f -t 2 overwrites" D put -f -t 2 "$T/tree/d1" tree4
+out=$(D put -t 0 "$T/h.txt" x 2>&1); [ $? -eq 2 ] && echo "$out" | grep -q "the thread count must be 1 to 256" && ok "put -t 0 refused" || bad "put -t 0: $out"
 check "mv" D mv a/h.txt a/h2.txt
 D mkdir b
 check "mv several into dir" D mv a/h2.txt a/empty b
