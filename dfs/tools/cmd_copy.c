@@ -44,14 +44,14 @@ static void catch_signals(void) {
 /* Exit code after an interruption: 128 + signal, as a shell reports it. */
 static int interrupted_rc(int ret) { return interrupted ? 128 + interrupted : ret; }
 
-struct put_pool;
+struct copy_pool;
 
 struct copy_opts {
   bool force;    /* -f */
   bool preserve; /* -p */
   bool direct;   /* -d: no ._COPYING_ */
   uint8_t *buf;  /* CLI_COPY_BUF bytes */
-  struct put_pool *pool; /* put -t N: files go to N copying threads */
+  struct copy_pool *pool; /* -t N: files go to N copying threads */
   bool no_progress;      /* several copies at once: no progress bar */
 };
 
@@ -76,6 +76,176 @@ static int dfs_kind(struct cli *c, const char *path, const char *arg) {
   int k = st.type == DFS_TYPE_DIR ? 2 : 1;
   dfs_stat_clear(&st);
   return k;
+}
+
+/* ---- copying threads (put/get -t) -------------------------------------------- */
+
+/* put/get -t N (HDFS's -t): a small file's copy is mostly waiting - on the
+ * NameNode's edit-log syncs and the pipeline's round trips - so N files
+ * are copied at once. The walker (the main thread) makes the directories
+ * in order and queues the files; each copying thread has its own buffer
+ * and shares the connection (dfs_fs is thread-safe). A directory's times
+ * and permission (get -p) are set once every file is in (pool_finish). */
+struct copy_job {
+  char *src, *target;
+  struct copy_job *next;
+};
+
+struct dir_times { /* get -p: applied in the order queued (children first) */
+  char *path;
+  struct dfs_stat st;
+  struct dir_times *next;
+};
+
+/* Copies one file: put_path or get_one, with o->pool NULL. */
+typedef int (*copy_fn)(struct cli *c, const char *src, const char *target, struct copy_opts *o);
+
+struct copy_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct copy_job *head, *tail;
+  size_t queued, cap; /* the walker waits while cap jobs are queued */
+  bool closed;
+  int ret;            /* OR of the copies' results */
+  struct cli *c;
+  copy_fn copy;
+  struct copy_opts o; /* what every copy uses (pool NULL, own buffer) */
+  struct dir_times *dirs, **dirs_tail;
+  pthread_t *threads;
+  int nthreads;
+};
+
+static void *copy_worker(void *arg) {
+  struct copy_pool *p = arg;
+  struct copy_opts o = p->o;
+  o.buf = malloc(CLI_COPY_BUF);
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->head && !p->closed) pthread_cond_wait(&p->cv, &p->mu);
+    struct copy_job *j = p->head;
+    if (j) {
+      p->head = j->next;
+      if (!p->head) p->tail = NULL;
+      p->queued--;
+      pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!j) break;
+    int r = o.buf ? p->copy(p->c, j->src, j->target, &o) : cli_fail(p->c, j->src, "out of memory");
+    pthread_mutex_lock(&p->mu);
+    p->ret |= r;
+    pthread_mutex_unlock(&p->mu);
+    free(j->src);
+    free(j->target);
+    free(j);
+  }
+  free(o.buf);
+  return NULL;
+}
+
+/* Start n copying threads; NULL (error printed) if none could start. */
+static struct copy_pool *pool_start(struct cli *c, const struct copy_opts *o, int n,
+                                    copy_fn copy) {
+  struct copy_pool *p = calloc(1, sizeof *p);
+  if (!p || !(p->threads = calloc((size_t)n, sizeof *p->threads))) {
+    free(p);
+    cli_fail(c, "-t", "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->c = c;
+  p->copy = copy;
+  p->dirs_tail = &p->dirs;
+  p->o = *o;
+  p->o.pool = NULL;
+  p->o.buf = NULL;
+  p->o.no_progress = true;
+  p->cap = 4 * (size_t)n;
+  for (int i = 0; i < n; i++) {
+    if (pthread_create(&p->threads[i], NULL, copy_worker, p) != 0) break;
+    p->nthreads++;
+  }
+  if (p->nthreads == 0) {
+    cli_fail(c, "-t", "cannot start threads");
+    free(p->threads);
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* Queue one file; waits while the queue is full. Returns 0 or 1. */
+static int pool_put(struct copy_pool *p, const char *src, const char *target) {
+  struct copy_job *j = calloc(1, sizeof *j);
+  if (!j || !(j->src = strdup(src)) || !(j->target = strdup(target))) {
+    if (j) free(j->src);
+    free(j);
+    return cli_fail(p->c, src, "out of memory");
+  }
+  pthread_mutex_lock(&p->mu);
+  while (p->queued >= p->cap) pthread_cond_wait(&p->cv, &p->mu);
+  if (p->tail) p->tail->next = j;
+  else p->head = j;
+  p->tail = j;
+  p->queued++;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+static void preserve_local(const char *target, const struct dfs_stat *st);
+
+/* Let the threads finish what is queued, then set the directories' times;
+ * returns the copies' result. */
+static int pool_finish(struct copy_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  p->closed = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+  while (p->dirs) {
+    struct dir_times *d = p->dirs;
+    p->dirs = d->next;
+    preserve_local(d->path, &d->st);
+    free(d->path);
+    free(d);
+  }
+  int ret = p->ret;
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p->threads);
+  free(p);
+  return ret;
+}
+
+/* Take "-t N" / "-tN" (thread count) out of the options in argv[1..];
+ * returns N (1 when absent), or -1 for a bad count (message printed). */
+static int take_threads(struct cli *c, int *argc, char **argv) {
+  int n = 1, out = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    bool opt = a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0;
+    if (opt && strcmp(a, "-t") == 0 && i + 1 < *argc) v = argv[++i];
+    else if (opt && strncmp(a, "-t", 2) == 0 && a[2] >= '0' && a[2] <= '9') v = a + 2;
+    if (v) {
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (*end || t < 1 || t > 256) {
+        fprintf(stderr, "%s: -t %s: the thread count must be 1 to 256\n", c->cmd, v);
+        return -1;
+      }
+      n = (int)t;
+      continue;
+    }
+    argv[out++] = argv[i];
+    if (!opt) { /* operands from here on, kept as they are */
+      for (i++; i < *argc; i++) argv[out++] = argv[i];
+      break;
+    }
+  }
+  *argc = out;
+  return n;
 }
 
 /* ---- put -------------------------------------------------------------------- */
@@ -113,120 +283,6 @@ static int pump_to_dfs(struct cli *c, int fd, const char *local, dfs_file *f,
 }
 
 static int put_path(struct cli *c, const char *local, const char *target, struct copy_opts *o);
-
-/* put -t N (HDFS's put -t): a small file's copy is mostly waiting - on the
- * NameNode's edit-log syncs and the pipeline's round trips - so N files
- * are copied at once. The walker (the main thread) makes the directories
- * in order and queues the files; each copying thread has its own buffer
- * and shares the connection (dfs_fs is thread-safe). */
-struct put_job {
-  char *local, *target;
-  struct put_job *next;
-};
-
-struct put_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  struct put_job *head, *tail;
-  size_t queued, cap; /* the walker waits while cap jobs are queued */
-  bool closed;
-  int ret;            /* OR of the copies' results */
-  struct cli *c;
-  struct copy_opts o; /* what every copy uses (pool NULL, own buffer) */
-  pthread_t *threads;
-  int nthreads;
-};
-
-static void *put_worker(void *arg) {
-  struct put_pool *p = arg;
-  struct copy_opts o = p->o;
-  o.buf = malloc(CLI_COPY_BUF);
-  for (;;) {
-    pthread_mutex_lock(&p->mu);
-    while (!p->head && !p->closed) pthread_cond_wait(&p->cv, &p->mu);
-    struct put_job *j = p->head;
-    if (j) {
-      p->head = j->next;
-      if (!p->head) p->tail = NULL;
-      p->queued--;
-      pthread_cond_broadcast(&p->cv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (!j) break;
-    int r = o.buf ? put_path(p->c, j->local, j->target, &o) : cli_fail(p->c, j->local, "out of memory");
-    pthread_mutex_lock(&p->mu);
-    p->ret |= r;
-    pthread_mutex_unlock(&p->mu);
-    free(j->local);
-    free(j->target);
-    free(j);
-  }
-  free(o.buf);
-  return NULL;
-}
-
-/* Start n copying threads; NULL (error printed) if none could start. */
-static struct put_pool *pool_start(struct cli *c, const struct copy_opts *o, int n) {
-  struct put_pool *p = calloc(1, sizeof *p);
-  if (!p || !(p->threads = calloc((size_t)n, sizeof *p->threads))) {
-    free(p);
-    cli_fail(c, "-t", "out of memory");
-    return NULL;
-  }
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
-  p->c = c;
-  p->o = *o;
-  p->o.pool = NULL;
-  p->o.buf = NULL;
-  p->o.no_progress = true;
-  p->cap = 4 * (size_t)n;
-  for (int i = 0; i < n; i++) {
-    if (pthread_create(&p->threads[i], NULL, put_worker, p) != 0) break;
-    p->nthreads++;
-  }
-  if (p->nthreads == 0) {
-    cli_fail(c, "-t", "cannot start threads");
-    free(p->threads);
-    free(p);
-    return NULL;
-  }
-  return p;
-}
-
-/* Queue one file; waits while the queue is full. Returns 0 or 1. */
-static int pool_put(struct put_pool *p, const char *local, const char *target) {
-  struct put_job *j = calloc(1, sizeof *j);
-  if (!j || !(j->local = strdup(local)) || !(j->target = strdup(target))) {
-    if (j) free(j->local);
-    free(j);
-    return cli_fail(p->c, local, "out of memory");
-  }
-  pthread_mutex_lock(&p->mu);
-  while (p->queued >= p->cap) pthread_cond_wait(&p->cv, &p->mu);
-  if (p->tail) p->tail->next = j;
-  else p->head = j;
-  p->tail = j;
-  p->queued++;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  return 0;
-}
-
-/* Let the threads finish what is queued; returns the copies' result. */
-static int pool_finish(struct put_pool *p) {
-  pthread_mutex_lock(&p->mu);
-  p->closed = true;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
-  int ret = p->ret;
-  pthread_cond_destroy(&p->cv);
-  pthread_mutex_destroy(&p->mu);
-  free(p->threads);
-  free(p);
-  return ret;
-}
 
 static int put_dir(struct cli *c, const char *local, const char *target, const struct stat *lst,
                    struct copy_opts *o) {
@@ -317,35 +373,6 @@ static int put_path(struct cli *c, const char *local, const char *target, struct
   return ret;
 }
 
-/* Take "-t N" / "-tN" (thread count) out of the options in argv[1..];
- * returns N (1 when absent), or -1 for a bad count (message printed). */
-static int take_threads(struct cli *c, int *argc, char **argv) {
-  int n = 1, out = 1;
-  for (int i = 1; i < *argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    bool opt = a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0;
-    if (opt && strcmp(a, "-t") == 0 && i + 1 < *argc) v = argv[++i];
-    else if (opt && strncmp(a, "-t", 2) == 0 && a[2] >= '0' && a[2] <= '9') v = a + 2;
-    if (v) {
-      char *end;
-      long t = strtol(v, &end, 10);
-      if (*end || t < 1 || t > 256) {
-        fprintf(stderr, "%s: -t %s: the thread count must be 1 to 256\n", c->cmd, v);
-        return -1;
-      }
-      n = (int)t;
-      continue;
-    }
-    argv[out++] = argv[i];
-    if (!opt) { /* operands from here on, kept as they are */
-      for (i++; i < *argc; i++) argv[out++] = argv[i];
-      break;
-    }
-  }
-  *argc = out;
-  return n;
-}
-
 int cmd_put(struct cli *c, int argc, char **argv) {
   char fl[8], bad[64];
   int threads = take_threads(c, &argc, argv);
@@ -371,7 +398,7 @@ int cmd_put(struct cli *c, int argc, char **argv) {
   char *dst = cli_abs(c, dst_arg);
   int ret = 0;
   int kind = o.buf ? dfs_kind(c, dst, dst_arg) : -1;
-  if (kind >= 0 && threads > 1 && !(o.pool = pool_start(c, &o, threads))) kind = -1;
+  if (kind >= 0 && threads > 1 && !(o.pool = pool_start(c, &o, threads, put_path))) kind = -1;
   if (kind < 0) {
     ret = 1;
   } else if ((nsrc > 1 || (*dst_arg && dst_arg[strlen(dst_arg) - 1] == '/')) && kind != 2) {
@@ -446,6 +473,21 @@ static void preserve_local(const char *target, const struct dfs_stat *st) {
   chmod(target, st->permission & 01777);
 }
 
+/* get -p -t: a directory's times, set once its files are in. */
+static int defer_dir_times(struct copy_pool *p, const char *path, const struct dfs_stat *st) {
+  struct dir_times *d = calloc(1, sizeof *d);
+  if (!d || !(d->path = strdup(path))) {
+    free(d);
+    return cli_fail(p->c, path, "out of memory");
+  }
+  d->st.atime_ms = st->atime_ms;
+  d->st.mtime_ms = st->mtime_ms;
+  d->st.permission = st->permission;
+  *p->dirs_tail = d; /* only the walker queues: no lock */
+  p->dirs_tail = &d->next;
+  return 0;
+}
+
 static int get_dir(struct cli *c, const char *src, const char *target, const struct dfs_stat *st,
                    struct copy_opts *o) {
   struct stat lst;
@@ -461,13 +503,15 @@ static int get_dir(struct cli *c, const char *src, const char *target, const str
   int ret = 0;
   for (size_t i = 0; i < n && !interrupted; i++) {
     char *s = cli_join(src, e[i].name), *t = cli_join(target, e[i].name);
-    if (s && t) ret |= get_path(c, s, s, t, o);
-    else ret = cli_fail(c, src, "out of memory");
+    if (!s || !t) ret = cli_fail(c, src, "out of memory");
+    else if (o->pool && e[i].type != DFS_TYPE_DIR) ret |= pool_put(o->pool, s, t);
+    else ret |= get_path(c, s, s, t, o);
     free(s);
     free(t);
   }
   dfs_stats_free(e, n);
-  if (o->preserve) preserve_local(target, st);
+  if (o->preserve && o->pool) ret |= defer_dir_times(o->pool, target, st);
+  else if (o->preserve) preserve_local(target, st);
   return ret;
 }
 
@@ -497,7 +541,7 @@ static int get_path(struct cli *c, const char *src, const char *arg, const char 
     ret = cli_fail(c, tmp, strerror(errno));
     goto out;
   }
-  ret = pump_from_dfs(c, src, arg, fd, o->buf, cli_base(src));
+  ret = pump_from_dfs(c, src, arg, fd, o->buf, o->no_progress ? NULL : cli_base(src));
   if (close(fd) != 0 && !ret) ret = cli_fail(c, tmp, strerror(errno));
   if (!ret && rename(tmp, target) != 0) ret = cli_fail(c, target, strerror(errno));
   if (ret) unlink(tmp);
@@ -508,10 +552,17 @@ out:
   return ret;
 }
 
+/* One file of get -t (src is also the name in messages). */
+static int get_one(struct cli *c, const char *src, const char *target, struct copy_opts *o) {
+  return get_path(c, src, src, target, o);
+}
+
 int cmd_get(struct cli *c, int argc, char **argv) {
   static const char *const words[] = {"-ignoreCrc", "-crc", NULL};
   char fl[8], bad[64];
   unsigned ws;
+  int threads = take_threads(c, &argc, argv);
+  if (threads < 0) return CLI_USAGE;
   int i = cli_flags(argc, argv, "fp", words, &ws, fl, sizeof fl, bad, sizeof bad);
   if (i < 0) {
     fprintf(stderr, "%s: Illegal option %s\n", c->cmd, bad);
@@ -530,6 +581,10 @@ int cmd_get(struct cli *c, int argc, char **argv) {
   catch_signals();
   struct copy_opts o = {CLI_HAS(fl, 'f'), CLI_HAS(fl, 'p'), false, malloc(CLI_COPY_BUF), NULL, false};
   if (!o.buf) return cli_fail(c, ldst, "out of memory");
+  if (threads > 1 && !(o.pool = pool_start(c, &o, threads, get_one))) {
+    free(o.buf);
+    return 1;
+  }
   int ret = 0;
   for (int k = 0; k < nsrc; k++) {
     char *src = cli_abs(c, argv[i + k]);
@@ -540,6 +595,7 @@ int cmd_get(struct cli *c, int argc, char **argv) {
     free(target);
     if (interrupted) break;
   }
+  if (o.pool) ret |= pool_finish(o.pool);
   free(o.buf);
   return interrupted_rc(ret);
 }

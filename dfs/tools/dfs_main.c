@@ -36,13 +36,15 @@ static const struct subcmd cmds[] = {
      "      faster: each one's copy is mostly waiting)"},
     {"copyFromLocal", cmd_put, "copyFromLocal [-f] [-p] [-d] [-t <threads>] <localsrc> ... <dst>",
      "Same as put."},
-    {"get", cmd_get, "get [-f] [-p] <src> ... <localdst>",
+    {"get", cmd_get, "get [-f] [-p] [-t <threads>] <src> ... <localdst>",
      "Copy files or directories to the local filesystem (through\n"
      "<localdst>._COPYING_, renamed when complete). With several sources\n"
      "<localdst> must be a directory.\n"
      "  -f  overwrite local files\n"
-     "  -p  preserve modification/access times and permission bits"},
-    {"copyToLocal", cmd_get, "copyToLocal [-f] [-p] <src> ... <localdst>", "Same as get."},
+     "  -p  preserve modification/access times and permission bits\n"
+     "  -t  copy this many files of a directory at once (default 1)"},
+    {"copyToLocal", cmd_get, "copyToLocal [-f] [-p] [-t <threads>] <src> ... <localdst>",
+     "Same as get."},
     {"cat", cmd_cat, "cat <src> ...", "Write the files' contents to stdout."},
     {"head", cmd_head, "head <file>", "Write the first kilobyte of the file to stdout."},
     {"tail", cmd_tail, "tail <file>", "Write the last kilobyte of the file to stdout."},

@@ -89,6 +89,14 @@ out=$(D put -t 3 "$T/tree/d1" tree4 2>&1); rc=$?
 [ $rc -eq 1 ] && [ "$(echo "$out" | grep -c 'File exists')" -eq 43 ] && ok "put -t: every existing file reported, exit 1" || bad "put -t existing: rc=$rc $(echo "$out" | head -3)"
 check "put -f -t 2 overwrites" D put -f -t 2 "$T/tree/d1" tree4
 out=$(D put -t 0 "$T/h.txt" x 2>&1); [ $? -eq 2 ] && echo "$out" | grep -q "the thread count must be 1 to 256" && ok "put -t 0 refused" || bad "put -t 0: $out"
+sleep 1.1 # so that files written now would move a directory's mtime to another second
+check "get -t 4 -p (tree)" D get -t 4 -p tree4 "$T/tree4.get"
+check "get -t tree content" diff -r "$T/tree" "$T/tree4.get"
+# -p: the directories' times are the DFS's, set after their files went in
+[ "$(stat -c %Y "$T/tree4.get/d1")" = "$(D stat '%Y' tree4/d1 | cut -c1-10)" ] && ok "get -t -p directory mtime" \
+  || bad "get -t -p directory mtime: $(stat -c %Y "$T/tree4.get/d1") vs $(D stat '%Y' tree4/d1)"
+out=$(D get -t 2 tree4/d1 "$T/tree4.get" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(echo "$out" | grep -c 'File exists')" -eq 43 ] && ok "get -t: existing files reported, exit 1" || bad "get -t existing: rc=$rc $(echo "$out" | head -3)"
 check "mv" D mv a/h.txt a/h2.txt
 D mkdir b
 check "mv several into dir" D mv a/h2.txt a/empty b
