@@ -119,7 +119,6 @@ int ycsb_each_engine_opt(const char *engine, const char *extra,
   return rc;
 }
 
-
 /* ---- workloads ------------------------------------------------------------ */
 
 enum op { OP_READ, OP_UPDATE, OP_INSERT, OP_SCAN, OP_RMW, OP_N };

@@ -181,9 +181,11 @@ static int rg_open(const struct ycsb_engine_opts *o, void **out, char *err, size
   }
   g->cache_bytes = o->cache_bytes;
   g->flush_size = 128u << 20;      /* hbase.hregion.memstore.flush.size */
-  g->flush_lower = REGION_FLUSH_LOWER_BPS;
-  g->flush_upper = REGION_FLUSH_UPPER_BPS;
-  g->cache_on_write = true;        /* hbase.rs.cacheblocksonwrite */
+  struct region_opts defaults;     /* flush pacing, cache on write */
+  region_opts_init(&defaults);
+  g->flush_lower = defaults.flush_lower_bps;
+  g->flush_upper = defaults.flush_upper_bps;
+  g->cache_on_write = defaults.cache_on_write;
   g->block_size = 64u << 10;       /* HBase's BLOCKSIZE */
   g->dfs_blocksize = 128u << 20;   /* HDFS's default dfs.blocksize */
   g->replication = 3;

@@ -726,13 +726,9 @@ static int flush_locked(dfs_file *f, uint8_t flags) {
   int rc = take_pending(f);
   if (rc) return rc;
   int fresh = f->cur && f->cur->data_len > f->cur->carried;
-  if (!fresh && !(flags & DFS_PKT_SYNC)) {
-    rc = sync_alloc(f, op);
-    return rc ? rc : wait_acked(f, 0);
-  }
   if (fresh) {
     rc = flush_cur(f, flags);
-  } else {
+  } else if (flags & DFS_PKT_SYNC) {
     struct dfs_pkt *p = pkt_get(f);
     if (!p) return fail(f, dfs_err_set(DFS_ENOMEM, "out of memory"));
     p->offset = (int64_t)(f->block_bytes - f->block_bytes % DFS_CHUNK_SIZE);
