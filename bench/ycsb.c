@@ -56,12 +56,14 @@
  *
  * Output: see docs/benchmarks.md ("YCSB") and bench_util.h's contract.
  */
+#include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "bench_util.h"
@@ -157,6 +159,7 @@ struct opts {
   long threads;
   uint64_t records, ops;
   double seconds;            /* cap per run phase; 0: none */
+  double target;             /* ops/s of all threads together (YCSB's -target); 0: flat out */
   size_t value_size;
   int sync;
   uint64_t cache_bytes;
@@ -399,6 +402,11 @@ struct worker {
   struct ycsb_thread t;
   char *val;                   /* scratch for values to write */
   struct hist h[OP_N];
+  /* --target: when the next operation is due, and each operation's time
+   * from then to its end (which counts the wait of an operation that
+   * could not start on time behind a slow one: coordinated omission). */
+  uint64_t due_ns, tick_ns;
+  struct hist hi[OP_N];
 };
 
 static void run_fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -569,6 +577,23 @@ static int do_op(struct worker *wk, enum op op) {
   }
 }
 
+/* --target: sleeps until the next operation is due (YCSB's ClientThread
+ * throttle: a fixed schedule per thread, not a rate after each op). */
+static void throttle(struct worker *wk) {
+  if (!wk->tick_ns) return;
+  if (now_ns() < wk->due_ns) {
+    struct timespec ts = {(time_t)(wk->due_ns / 1000000000u), (long)(wk->due_ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+  }
+}
+
+static void throttled(struct worker *wk, enum op op) {
+  if (!wk->tick_ns) return;
+  hist_add(&wk->hi[op], now_ns() - wk->due_ns);
+  wk->due_ns += wk->tick_ns;
+}
+
 static void *worker_main(void *arg) {
   struct worker *wk = arg;
   struct run *r = wk->r;
@@ -579,6 +604,15 @@ static void *worker_main(void *arg) {
     inited = true;
   pthread_barrier_wait(&r->barrier);
   if (!inited) return NULL;
+  if (r->o->target > 0 && !r->load) {
+    /* Each thread's share of the rate; the first operation at a random
+     * point of the first interval, so that the threads do not all start
+     * together (as YCSB). */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* due times to the microsecond, not 50 us late */
+    wk->tick_ns = (uint64_t)(1e9 * (double)r->o->threads / r->o->target);
+    if (wk->tick_ns == 0) wk->tick_ns = 1;
+    wk->due_ns = now_ns() + bench_rand64(&wk->rng) % wk->tick_ns;
+  }
 
   if (r->load) {
     uint64_t end = r->o->records;
@@ -607,7 +641,9 @@ static void *worker_main(void *arg) {
           op = (enum op)j;
           break;
         }
+      throttle(wk);
       if (do_op(wk, op) != 0) break;
+      throttled(wk, op);
       wk->done++;
     }
   }
@@ -685,13 +721,16 @@ static int run_phase(struct run *r, const char *commit, const char *engine_desc)
   for (int i = 0; i < started; i++) pthread_join(wks[i].th, NULL);
   bench_cpu_take(&c1, NULL, 0);
   double t1 = t0;
-  struct hist *h = calloc(OP_N, sizeof *h);
+  struct hist *h = calloc(2 * OP_N, sizeof *h), *hi = h ? h + OP_N : NULL;
   uint64_t done = 0;
   for (int i = 0; i < started; i++) {
     if (wks[i].end > t1) t1 = wks[i].end;
     done += wks[i].done;
     if (h)
-      for (int j = 0; j < OP_N; j++) hist_merge(&h[j], &wks[i].h[j]);
+      for (int j = 0; j < OP_N; j++) {
+        hist_merge(&h[j], &wks[i].h[j]);
+        hist_merge(&hi[j], &wks[i].hi[j]);
+      }
   }
   for (int i = 0; i < nt; i++) {
     free(wks[i].t.valbuf);
@@ -717,6 +756,8 @@ static int run_phase(struct run *r, const char *commit, const char *engine_desc)
       r->eng->name, r->load ? o->wl_list : (char[]){r->w->name, 0}, r->load ? "load" : "run",
       r->load ? "-" : dist_names[r->dist], o->threads, (unsigned long long)start_count,
       (unsigned long long)done, secs, (double)done / secs);
+  if (o->target > 0 && !r->load && len < sizeof line)
+    len += (size_t)snprintf(line + len, sizeof line - len, " target_ops_per_s=%.0f", o->target);
   char human[1024];
   size_t hl = (size_t)snprintf(human, sizeof human, "# %s %s%s%s: %llu ops in %.2f s = %.0f ops/s",
                                r->eng->name, r->load ? "load" : (char[]){r->w->name, 0},
@@ -740,6 +781,12 @@ static int run_phase(struct run *r, const char *commit, const char *engine_desc)
     print_us(line, sizeof line, &len, k, p999);
     snprintf(k, sizeof k, "%s_max_us", op_names[j]);
     print_us(line, sizeof line, &len, k, (double)h[j].max_ns);
+    if (hi[j].count) {
+      snprintf(k, sizeof k, "%s_intended_p99_us", op_names[j]);
+      print_us(line, sizeof line, &len, k, hist_quantile(&hi[j], 0.99));
+      snprintf(k, sizeof k, "%s_intended_p999_us", op_names[j]);
+      print_us(line, sizeof line, &len, k, hist_quantile(&hi[j], 0.999));
+    }
     if (hl < sizeof human)
       hl += (size_t)snprintf(human + hl, sizeof human - hl,
                              "\n#   %-6s %9llu ops  p50 %8.1f us  p99 %8.1f us  p99.9 %8.1f us  "
@@ -907,6 +954,9 @@ static void usage(FILE *f) {
           "  --ops N             operations per workload (default 100000)\n"
           "  --threads N         client threads (default 4)\n"
           "  --seconds S         stop a workload after S seconds (default: no limit)\n"
+          "  --target N          N operations per second in all threads together in each\n"
+          "                      workload (YCSB's -target; the load runs flat out);\n"
+          "                      default: as fast as possible\n"
           "  --value-size B      bytes per record (default 1000 = 10 fields x 100)\n"
           "  --distribution D    override the request distribution: zipfian, uniform, latest\n"
           "  --sync              every write durable before it returns (WAL fsync)\n"
@@ -949,7 +999,7 @@ int main(int argc, char **argv) {
       {"value-size", 1, 0, 'v'},   {"distribution", 1, 0, 'D'}, {"sync", 0, 0, 'S'},
       {"cache-size", 1, 0, 'c'},   {"engine-opt", 1, 0, 'x'}, {"dir", 1, 0, 'd'},
       {"keep", 0, 0, 'k'},         {"verify", 1, 0, 'V'},    {"seed", 1, 0, 'z'},
-      {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+      {"target", 1, 0, 'T'},       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
   int c;
   long v;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -972,6 +1022,12 @@ int main(int argc, char **argv) {
         char *end;
         o.seconds = strtod(optarg, &end);
         if (*end || o.seconds < 0) goto bad;
+        break;
+      }
+      case 'T': {
+        char *end;
+        o.target = strtod(optarg, &end);
+        if (*end || !(o.target >= 0) || o.target > 1e9) goto bad;
         break;
       }
       case 'v':
