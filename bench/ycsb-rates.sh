@@ -14,10 +14,13 @@
 # Usage: bench/ycsb-rates.sh [-b BINDIR] [-o RESULTFILE] [--workloads A,B,C,E,F]
 #          [--threads 8] [--records 100000] [--ops 100000] [--fraction 0.5]
 #          [--namenode HOST:PORT]
+#        bench/ycsb-rates.sh --summary RESULTFILE   (the table of an earlier run)
 # Every ycsb result line is printed and kept in RESULTFILE (default
 # /tmp/ycsb-rates-<date>.txt); a summary table comes last: per workload and
 # engine, the flat-out rate, the fixed rate, and p99 / intended p99 (from
 # each operation's due time) of its writes and reads at that rate, in us.
+# Each workload runs on a freshly loaded store: reads find the records in
+# the MemStore unless the workload's own writes start a flush.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +33,7 @@ records=100000
 ops=100000
 fraction=0.5
 namenode=""
+summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -b) bin=$2; shift 2 ;;
@@ -40,10 +44,45 @@ while [ $# -gt 0 ]; do
     --ops) ops=$2; shift 2 ;;
     --fraction) fraction=$2; shift 2 ;;
     --namenode) namenode=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --summary) summary=$2; shift 2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "ycsb-rates.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# The summary table of result file $1.
+summarize() {
+  echo "## summary: p99 / intended p99 in us at the fixed rate (writes: update, insert; reads: read, scan)"
+  printf "%-3s %-8s %12s %10s %10s %22s %22s\n" wl engine flat_out_s target ran_s "write p99 / intended" "read p99 / intended"
+  awk '
+    function v(line, key,   n, i, kv) {
+      n = split(line, kv, " ")
+      for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
+      return ""
+    }
+    # p99 of the first of ops that ran; intended p99 of the first of iops
+    # that has one (F: its writes are timed as "update", scheduled as "rmw")
+    function pair(line, ops, iops,   n, i, o, p, q) {
+      n = split(ops, o, " ")
+      for (i = 1; i <= n && p == ""; i++) p = v(line, o[i] "_p99_us")
+      n = split(iops, o, " ")
+      for (i = 1; i <= n && q == ""; i++) q = v(line, o[i] "_intended_p99_us")
+      return p == "" ? "-" : sprintf("%.0f / %.0f", p, q)
+    }
+    !/phase=run/ { next }
+    {
+      k = v($0, "workload") " " v($0, "engine")
+      if (index($0, "target_ops_per_s=") == 0) { flat[k] = v($0, "ops_per_s"); next }
+      printf "%-3s %-8s %12.0f %10.0f %10.0f %22s %22s\n", v($0, "workload"), v($0, "engine"), flat[k], \
+        v($0, "target_ops_per_s"), v($0, "ops_per_s"), pair($0, "update insert", "update insert rmw"), \
+        pair($0, "read scan", "read scan")
+    }' "$1"
+}
+if [ -n "$summary" ]; then
+  [ -r "$summary" ] || { echo "ycsb-rates.sh: cannot read $summary" >&2; exit 2; }
+  summarize "$summary"
+  exit 0
+fi
+
 ycsb=$bin/ycsb
 [ -x "$ycsb" ] || { echo "ycsb-rates.sh: $ycsb missing (build first)" >&2; exit 2; }
 for e in region rocksdb; do
@@ -92,29 +131,7 @@ for w in ${workloads//,/ }; do
 done
 
 echo
-echo "## summary: p99 / intended p99 in us at the fixed rate (writes: update, insert; reads: read, scan)"
-printf "%-3s %-8s %12s %10s %10s %22s %22s\n" wl engine flat_out_s target ran_s "write p99 / intended" "read p99 / intended"
-awk '
-  function v(line, key,   n, i, kv) {
-    n = split(line, kv, " ")
-    for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
-    return ""
-  }
-  function pair(line, ops,   n, i, o, p, q) {
-    n = split(ops, o, " ")
-    for (i = 1; i <= n; i++) {
-      p = v(line, o[i] "_p99_us"); q = v(line, o[i] "_intended_p99_us")
-      if (p != "") return sprintf("%.0f / %.0f", p, q)
-    }
-    return "-"
-  }
-  !/phase=run/ { next }
-  {
-    k = v($0, "workload") " " v($0, "engine")
-    if (index($0, "target_ops_per_s=") == 0) { flat[k] = v($0, "ops_per_s"); next }
-    printf "%-3s %-8s %12.0f %10.0f %10.0f %22s %22s\n", v($0, "workload"), v($0, "engine"), flat[k], \
-      v($0, "target_ops_per_s"), v($0, "ops_per_s"), pair($0, "update insert"), pair($0, "read scan")
-  }' "$out" | tee -a "$out"
+summarize "$out" | tee -a "$out"
 echo
 echo "# done: $failures failed run(s); results in $out"
 [ $failures = 0 ]
