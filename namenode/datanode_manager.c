@@ -22,6 +22,7 @@ void nn_dnmgr_init(struct nn_dnmgr *m, const nn_topology *topo, nn_intern *strin
 void nn_dnmgr_free(struct nn_dnmgr *m) {
   for (size_t i = 0; i < m->n; i++) {
     free(m->dns[i]->inval);
+    free(m->dns[i]->inval_dep);
     free(m->dns[i]->xfer);
     nn_recover_cmds_free(m->dns[i]->recover, m->dns[i]->nrecover);
     nn_u64map_free(&m->dns[i]->blocks);
@@ -108,19 +109,49 @@ int nn_dnmgr_check_dead(struct nn_dnmgr *m, int64_t now_ms,
 }
 
 int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
-                           uint64_t len) {
+                           uint64_t len, uint64_t dep) {
   if (dn->ninval == dn->cinval) {
     size_t nc = dn->cinval ? dn->cinval * 2 : 64;
     uint64_t *ni = realloc(dn->inval, nc * 3 * sizeof *ni);
     if (!ni) return DFS_ENOMEM;
     dn->inval = ni;
+    uint64_t *nd = realloc(dn->inval_dep, nc * sizeof *nd);
+    if (!nd) return DFS_ENOMEM; /* (inval grown: harmless) */
+    dn->inval_dep = nd;
     dn->cinval = nc;
   }
   uint64_t *t = &dn->inval[dn->ninval * 3];
   t[0] = id;
   t[1] = gs;
   t[2] = len;
+  dn->inval_dep[dn->ninval] = dep;
   dn->ninval++;
+  return 0;
+}
+
+int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t last,
+                           uint64_t **out, size_t *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < dn->ninval; i++)
+    if ((dn->inval_dep[i] < last ? dn->inval_dep[i] : last) <= synced) n++;
+  if (n == 0) return 0;
+  uint64_t *o = malloc(n * 3 * sizeof *o);
+  if (!o) return DFS_ENOMEM;
+  size_t k = 0, keep = 0;
+  for (size_t i = 0; i < dn->ninval; i++) {
+    uint64_t *t = &dn->inval[i * 3];
+    if ((dn->inval_dep[i] < last ? dn->inval_dep[i] : last) <= synced) {
+      memcpy(&o[k++ * 3], t, 3 * sizeof *t);
+    } else {
+      memmove(&dn->inval[keep * 3], t, 3 * sizeof *t);
+      dn->inval_dep[keep++] = dn->inval_dep[i];
+    }
+  }
+  dn->ninval = keep;
+  *out = o;
+  *n_out = n;
   return 0;
 }
 

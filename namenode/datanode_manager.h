@@ -61,6 +61,7 @@ struct nn_datanode {
                               here: full reports and deaths touch only these */
   uint32_t report_gen;     /* bumped at each full block report */
   uint64_t *inval;         /* queued INVALIDATE triples (id, gs, len), owned */
+  uint64_t *inval_dep;     /* per triple: the edit it waits for (nn_dn_queue_invalidate) */
   size_t ninval, cinval;   /* in triples */
   struct nn_recover_cmd *recover; /* queued RECOVER commands, owned */
   size_t nrecover;
@@ -99,9 +100,19 @@ int nn_dnmgr_register(struct nn_dnmgr *m, const char *uuid, const char *host,
  * each node that just died. Returns how many died. */
 int nn_dnmgr_check_dead(struct nn_dnmgr *m, int64_t now_ms,
                         void (*on_dead)(struct nn_datanode *dn, void *arg), void *arg);
-/* Queue an INVALIDATE of one replica. 0 or DFS_ENOMEM. */
+/* Queue an INVALIDATE of one replica, to leave no earlier than the edit
+ * log is durable up to txid dep (or, when no edit dep exists yet, up to
+ * its end): the change that made the replica garbage (a delete) must not
+ * be lost in a crash after its blocks were deleted (HDFS removes blocks
+ * after logSync for the same reason). 0 or DFS_ENOMEM. */
 int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
-                           uint64_t len);
+                           uint64_t len, uint64_t dep);
+/* Move the queued INVALIDATEs that may leave (see above; the edit log is
+ * durable up to synced, its last txid is last) into a new array of
+ * triples *out (n_out of them); the others stay queued. 0 or DFS_ENOMEM
+ * (nothing moved). */
+int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t last,
+                           uint64_t **out, size_t *n_out);
 /* Queue a RECOVER command (holders copied). 0 or DFS_ENOMEM. */
 int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
                         uint64_t new_gs, struct nn_datanode **holders, size_t n);

@@ -58,6 +58,8 @@ struct nn_editlog {
   uint64_t prealloc_end;  /* file size: zeros beyond off (syncer/roll) */
   nn_editlog_fatal_fn fatal;
   void *fatal_arg;
+  void (*sync_hook)(void *); /* tests (editlog.h) */
+  void *sync_hook_arg;
 };
 
 static void put32(uint8_t *p, uint32_t v) {
@@ -188,6 +190,11 @@ void nn_editlog_set_fatal(nn_editlog *l, nn_editlog_fatal_fn fn, void *arg) {
   l->fatal_arg = arg;
 }
 
+void nn_editlog_set_sync_hook(nn_editlog *l, void (*fn)(void *arg), void *arg) {
+  l->sync_hook = fn;
+  l->sync_hook_arg = arg;
+}
+
 static int buf_reserve(struct nn_buf *b, size_t more) {
   if (b->len + more <= b->cap) return 0;
   size_t nc = b->cap ? b->cap : 65536;
@@ -237,6 +244,7 @@ static int sync_locked(nn_editlog *l, uint64_t *gen_out) {
   l->syncing_upto = upto;
   pthread_mutex_unlock(&l->mu);
 
+  if (l->sync_hook) l->sync_hook(l->sync_hook_arg);
   int rc = 0;
   if (l->spare.len > 0) {
     rc = prealloc(l->fd, &l->prealloc_end, l->off + l->spare.len);

@@ -54,6 +54,11 @@ typedef void (*nn_editlog_fatal_fn)(void *arg, int rc, const char *msg);
 int nn_editlog_open(const char *dir, uint64_t first_txid, nn_editlog **out);
 /* Set the fatal hook (before concurrent use). */
 void nn_editlog_set_fatal(nn_editlog *l, nn_editlog_fatal_fn fn, void *arg);
+/* For tests: fn(arg) runs in the syncing thread before each write and
+ * fdatasync, outside the log's mutex - the window in which the records
+ * being synced are appended (visible in memory) but not yet durable.
+ * NULL removes it. Set before concurrent use. */
+void nn_editlog_set_sync_hook(nn_editlog *l, void (*fn)(void *arg), void *arg);
 /*
  * Encode rec (its txid is set here) into the buffer. Call with the
  * namespace write lock held so that txid order is the order changes were

@@ -272,12 +272,12 @@ static void free_blocks(nn_ns *ns, nn_inode *f) {
   for (uint32_t i = 0; i < f->u.file.nblocks; i++) {
     struct nn_block *b = f->u.file.blocks[i];
     for (int k = 0; k < b->nrep; k++)
-      nn_dn_queue_invalidate(b->reps[k].dn, b->id, b->genstamp, b->num_bytes);
+      nn_queue_invalidate(ns, b->reps[k].dn, b->id, b->genstamp, b->num_bytes);
     /* pipeline nodes that never reported may hold an rbw replica */
     if (b->state == NN_BLOCK_UC)
       for (int k = 0; k < b->ntargets; k++)
         if (!nn_block_replica(b, b->targets[k]))
-          nn_dn_queue_invalidate(b->targets[k], b->id, b->genstamp, b->num_bytes);
+          nn_queue_invalidate(ns, b->targets[k], b->id, b->genstamp, b->num_bytes);
     nn_repl_forget(ns, b);
     nn_blockmap_remove(&ns->bm, b);
   }
@@ -389,7 +389,7 @@ int nn_do_abandon_block(nn_ns *ns, nn_inode *f, uint64_t id) {
   struct nn_block *b = f->u.file.blocks[f->u.file.nblocks - 1];
   if (b->id != id) return DFS_ENOENT;
   for (int k = 0; k < b->nrep; k++)
-    nn_dn_queue_invalidate(b->reps[k].dn, b->id, b->genstamp, b->num_bytes);
+    nn_queue_invalidate(ns, b->reps[k].dn, b->id, b->genstamp, b->num_bytes);
   nn_repl_forget(ns, b);
   nn_blockmap_remove(&ns->bm, b);
   f->u.file.nblocks--;
@@ -433,6 +433,14 @@ int nn_log_new_genstamp(nn_ns *ns, const char *path, uint64_t *gs, uint64_t *txi
   rec.path.len = strlen(path);
   rec.genstamp = *gs = ++ns->genstamp;
   return nn_log(ns, &rec, txid);
+}
+
+void nn_queue_invalidate(nn_ns *ns, struct nn_datanode *dn, uint64_t id, uint64_t gs,
+                         uint64_t len) {
+  uint64_t dep = ns->log ? nn_editlog_last_txid(ns->log) + 1 : 0;
+  if (nn_dn_queue_invalidate(dn, id, gs, len, dep) != 0)
+    LOG_WARN("namenode", "out of memory queueing the deletion of block %" PRIu64 " on %s; "
+             "the next block report finds it again", id, dn->uuid);
 }
 
 int nn_unlock_sync(nn_ns *ns, uint64_t txid) {
@@ -965,6 +973,10 @@ void nn_ns_set_fatal(nn_ns *ns, void (*fn)(void *arg, int rc, const char *msg), 
   ns->fatal = fn;
   ns->fatal_arg = arg;
   nn_editlog_set_fatal(ns->log, fn, arg);
+}
+
+void nn_ns_set_sync_hook(nn_ns *ns, void (*fn)(void *arg), void *arg) {
+  nn_editlog_set_sync_hook(ns->log, fn, arg);
 }
 
 uint64_t nn_ns_txns_since_checkpoint(nn_ns *ns) {

@@ -157,6 +157,10 @@ uint64_t nn_ns_txns_since_checkpoint(nn_ns *ns);
 /* Hook called when the edit log fails (the daemon exits). */
 void nn_ns_set_fatal(nn_ns *ns, void (*fn)(void *arg, int rc, const char *msg),
                      void *arg);
+/* For tests: fn(arg) runs in the thread that syncs the edit log, before
+ * each sync, while the edits being synced are in memory but not durable
+ * (editlog.h). */
+void nn_ns_set_sync_hook(nn_ns *ns, void (*fn)(void *arg), void *arg);
 /* Periodic work (the monitor thread): dead DataNodes, safe mode exit. */
 void nn_ns_tick(nn_ns *ns);
 /* One replication monitor round (every dfs.namenode.replication.interval):

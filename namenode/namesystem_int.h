@@ -132,6 +132,11 @@ int nn_log(nn_ns *ns, Nn__EditRecord *rec, uint64_t *txid);
 int nn_log_new_genstamp(nn_ns *ns, const char *path, uint64_t *gs, uint64_t *txid);
 /* Unlock the write lock, then wait for txid to be durable. */
 int nn_unlock_sync(nn_ns *ns, uint64_t txid);
+/* Queue an INVALIDATE (under the write lock) that leaves only once the
+ * edit logged next - the change that made the replica garbage, when there
+ * is one - is durable (datanode_manager.h). */
+void nn_queue_invalidate(nn_ns *ns, struct nn_datanode *dn, uint64_t id, uint64_t gs,
+                         uint64_t len);
 
 /* Safe mode: DFS_ESAFEMODE with a message if changes are refused. */
 int nn_safemode_check(nn_ns *ns, const char *op, const char *path);

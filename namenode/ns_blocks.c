@@ -579,12 +579,13 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
       memmove(dn->xfer, dn->xfer + sent, (dn->nxfer - sent) * sizeof *dn->xfer);
       dn->nxfer -= sent;
     }
-    if (dn->ninval && !hold) {
-      out->invalidate = dn->inval;
-      out->ninvalidate = dn->ninval;
-      dn->inval = NULL;
-      dn->ninval = dn->cinval = 0;
-    }
+    /* (only those whose cause is durable: nn_dn_take_invalidates) */
+    if (dn->ninval && !hold &&
+        nn_dn_take_invalidates(dn, nn_editlog_synced_txid(ns->log),
+                               nn_editlog_last_txid(ns->log), &out->invalidate,
+                               &out->ninvalidate) != 0)
+      LOG_WARN("namenode", "heartbeat of %s: out of memory for its INVALIDATE commands; "
+               "sent with a later one", dn->uuid);
     if (dn->nrecover) {
       int64_t now = nn_mono_ms();
       out->recover = calloc(dn->nrecover, sizeof *out->recover);
@@ -626,7 +627,7 @@ static void reported(nn_ns *ns, struct nn_datanode *dn, uint64_t id, uint64_t gs
   if (!b || gs < b->genstamp) {
     /* a block of a deleted file, or a replica left behind by a pipeline
      * recovery: the NameNode does not want it */
-    nn_dn_queue_invalidate(dn, id, gs, len);
+    nn_queue_invalidate(ns, dn, id, gs, len);
     if (b && nn_block_remove_replica(b, dn)) nn_repl_check(ns, b);
     return;
   }
@@ -721,7 +722,9 @@ void nn_drop_dn_replicas(nn_ns *ns, struct nn_datanode *dn) {
     nn_block_remove_replica(nn_u64map_next(&dn->blocks, &pos, NULL), dn);
   }
   free(dn->inval);
+  free(dn->inval_dep);
   dn->inval = NULL;
+  dn->inval_dep = NULL;
   dn->ninval = dn->cinval = 0;
 }
 
@@ -949,7 +952,7 @@ int nn_ns_commit_block_sync(nn_ns *ns, const struct nn_blk *blk, uint64_t new_gs
     for (size_t k = 0; k < nk; k++)
       if (keep[k] == dn) kept = true;
     if (!kept) {
-      nn_dn_queue_invalidate(dn, b->id, b->genstamp, b->num_bytes);
+      nn_queue_invalidate(ns, dn, b->id, b->genstamp, b->num_bytes);
       nn_block_remove_replica(b, dn);
     }
   }

@@ -150,7 +150,7 @@ int nn_ns_update_pipeline(nn_ns *ns, const char *client, const struct nn_blk *ol
     for (int k = 0; k < n; k++)
       if (nodes[k] == dn) kept = true;
     if (!kept) {
-      nn_dn_queue_invalidate(dn, b->id, b->genstamp, b->num_bytes);
+      nn_queue_invalidate(ns, dn, b->id, b->genstamp, b->num_bytes);
       nn_block_remove_replica(b, dn);
     }
   }

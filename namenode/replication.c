@@ -158,7 +158,7 @@ static void trim_excess(nn_ns *ns, struct nn_block *b, int count) {
   for (int j = 0; j < k; j++) {
     struct nn_replica *r = &b->reps[idx[out[j]]];
     r->excess = true;
-    nn_dn_queue_invalidate(r->dn, b->id, b->genstamp, b->num_bytes);
+    nn_queue_invalidate(ns, r->dn, b->id, b->genstamp, b->num_bytes);
     LOG_INFO("namenode", "block %" PRIu64 " over-replicated: deleting the replica on %s (%s:%u)",
              b->id, r->dn->hostname, r->dn->host, r->dn->port);
   }
@@ -167,7 +167,7 @@ static void trim_excess(nn_ns *ns, struct nn_block *b, int count) {
 /* INVALIDATE the corrupt replicas. They stay listed (as excess: not
  * served, not counted) until the node reports them DELETED, so that the
  * node is not chosen as a target while it still holds the bad copy. */
-static void invalidate_corrupt(struct nn_block *b, const char *why) {
+static void invalidate_corrupt(nn_ns *ns, struct nn_block *b, const char *why) {
   for (int i = 0; i < b->nrep; i++) {
     struct nn_replica *r = &b->reps[i];
     if (!r->corrupt || r->excess) continue;
@@ -175,7 +175,7 @@ static void invalidate_corrupt(struct nn_block *b, const char *why) {
     LOG_INFO("namenode", "block %" PRIu64 ": deleting the corrupt replica on %s (%s:%u): %s",
              b->id, dn->hostname, dn->host, dn->port, why);
     r->excess = true;
-    nn_dn_queue_invalidate(dn, b->id, b->genstamp, b->num_bytes);
+    nn_queue_invalidate(ns, dn, b->id, b->genstamp, b->num_bytes);
   }
 }
 
@@ -192,7 +192,7 @@ void nn_repl_check(nn_ns *ns, struct nn_block *b) {
     trim_excess(ns, b, c.live - expected);
     c.live = expected;
   }
-  if (c.corrupt && c.live >= expected) invalidate_corrupt(b, "enough good replicas again");
+  if (c.corrupt && c.live >= expected) invalidate_corrupt(ns, b, "enough good replicas again");
   int pri = nn_repl_priority(c.live, c.decom, c.pending, expected, misplaced(ns, b, expected));
   int old = nn_replq_level(&ns->repl.q, b->id);
   if (pri != old) {
@@ -346,7 +346,7 @@ static bool schedule(nn_ns *ns, struct nn_block *b, int level) {
     /* Every other node is taken: the nodes holding corrupt copies are the
      * only places left. Delete those copies first; once they are reported
      * DELETED the nodes can take good ones. */
-    invalidate_corrupt(b, "no other node can take a new replica");
+    invalidate_corrupt(ns, b, "no other node can take a new replica");
   }
   if (k <= 0) {
     LOG_DEBUG("namenode", "block %" PRIu64 ": no target for re-replication", b->id);

@@ -610,6 +610,50 @@ static void test_decommission(void) {
   close_ns();
 }
 
+/* A delete's INVALIDATEs leave only once the delete is durable: a
+ * heartbeat in the window between the namespace change and its edit's
+ * fdatasync must not carry them, or a crash in that window brings the
+ * file back after restart with its blocks deleted. */
+static int window_invalidates = -1;
+static void beat_in_window(void *arg) {
+  (void)arg;
+  struct cmds c;
+  beat(&c);
+  window_invalidates = 0;
+  for (int i = 0; i < NDN; i++) window_invalidates += (int)c.c[i].ninvalidate;
+  cmds_free(&c);
+}
+
+static void test_invalidate_after_durable(void) {
+  open_ns();
+  struct nn_blk b = write_file("/gone", 3);
+  nn_ns_set_sync_hook(ns, beat_in_window, NULL);
+  bool ok = false;
+  CU_ASSERT_EQUAL(nn_ns_delete(ns, &caller, P("/gone"), false, &ok), 0);
+  nn_ns_set_sync_hook(ns, NULL, NULL);
+  CU_ASSERT(ok);
+  CU_ASSERT_EQUAL(window_invalidates, 0); /* the hook ran, and sent nothing */
+  /* durable now: the next heartbeats carry one INVALIDATE per replica */
+  struct cmds c;
+  beat(&c);
+  int n = 0;
+  for (int i = 0; i < NDN; i++)
+    for (size_t j = 0; j < c.c[i].ninvalidate; j++) {
+      CU_ASSERT_EQUAL(c.c[i].invalidate[3 * j], b.id);
+      n++;
+    }
+  CU_ASSERT_EQUAL(n, 3);
+  cmds_free(&c);
+  /* and replicas the NameNode no longer wants, reported with no edit
+   * behind them, leave as soon as everything logged is durable */
+  struct nn_blk stray = {.id = b.id + 1000, .genstamp = 1, .num_bytes = 10};
+  CU_ASSERT_EQUAL(nn_ns_block_received(ns, uuids[0], &stray, 2), 0);
+  beat(&c);
+  CU_ASSERT_EQUAL(c.c[0].ninvalidate, 1);
+  cmds_free(&c);
+  close_ns();
+}
+
 int main(void) {
   CU_initialize_registry();
   CU_pSuite s = CU_add_suite("nn_replication", NULL, NULL);
@@ -621,6 +665,7 @@ int main(void) {
   CU_add_test(s, "pending timeout, stream limit", test_pending_timeout_and_stream_limit);
   CU_add_test(s, "over-replication and setReplication", test_over_replication_and_setrep);
   CU_add_test(s, "corrupt replicas and safe mode", test_corrupt_and_safe_mode);
+  CU_add_test(s, "a delete's INVALIDATEs leave once it is durable", test_invalidate_after_durable);
   CU_pSuite s2 = CU_add_suite("nn_lease", NULL, NULL);
   CU_add_test(s2, "soft limit: another client's create recovers", test_lease_soft_limit);
   CU_add_test(s2, "hard limit: the NameNode recovers", test_lease_hard_limit);
