@@ -156,7 +156,7 @@ int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t las
 }
 
 int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
-                        uint64_t new_gs, struct nn_datanode **holders, size_t n) {
+                        uint64_t new_gs, struct nn_datanode **holders, size_t n, uint64_t dep) {
   struct nn_recover_cmd *nr = realloc(dn->recover, (dn->nrecover + 1) * sizeof *nr);
   if (!nr) return DFS_ENOMEM;
   dn->recover = nr;
@@ -169,6 +169,7 @@ int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64
   c->gs = gs;
   c->len = len;
   c->new_gs = new_gs;
+  c->dep = dep;
   dn->nrecover++;
   return 0;
 }

@@ -25,6 +25,7 @@
 /* A queued RECOVER command: this node is the primary of a lease recovery. */
 struct nn_recover_cmd {
   uint64_t id, gs, len, new_gs;
+  uint64_t dep;                 /* leaves once the edit log is durable up to it */
   struct nn_datanode **holders; /* owned array; the nodes themselves are not */
   size_t nholders;
 };
@@ -113,9 +114,11 @@ int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
  * (nothing moved). */
 int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t last,
                            uint64_t **out, size_t *n_out);
-/* Queue a RECOVER command (holders copied). 0 or DFS_ENOMEM. */
+/* Queue a RECOVER command (holders copied), to leave once the edit log is
+ * durable up to txid dep (the edit of new_gs: a stamp a crash could hand
+ * out again must not reach the DataNodes). 0 or DFS_ENOMEM. */
 int nn_dn_queue_recover(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,
-                        uint64_t new_gs, struct nn_datanode **holders, size_t n);
+                        uint64_t new_gs, struct nn_datanode **holders, size_t n, uint64_t dep);
 /* Queue a TRANSFER of one replica to targets (n <= NN_XFER_MAX_TARGETS).
  * 0 or DFS_ENOMEM. */
 int nn_dn_queue_transfer(struct nn_datanode *dn, uint64_t id, uint64_t gs, uint64_t len,

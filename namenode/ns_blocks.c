@@ -588,9 +588,15 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
                "sent with a later one", dn->uuid);
     if (dn->nrecover) {
       int64_t now = nn_mono_ms();
+      uint64_t synced = nn_editlog_synced_txid(ns->log);
       out->recover = calloc(dn->nrecover, sizeof *out->recover);
-      for (size_t i = 0; out->recover && i < dn->nrecover; i++) {
+      size_t keep = 0, i = 0; /* kept: stamps not durable yet, or no memory */
+      for (; out->recover && i < dn->nrecover; i++) {
         struct nn_recover_cmd *rc = &dn->recover[i];
+        if (rc->dep > synced) {
+          dn->recover[keep++] = *rc;
+          continue;
+        }
         /* A recovery started again elsewhere (this node was silent past
          * the retry time, e.g. it died and came back) or already done:
          * its stamp is stale and the command must not run. */
@@ -598,6 +604,7 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
         if (!rb || rb->recovery_gs != rc->new_gs) {
           LOG_INFO("namenode", "recovery of block %" PRIu64 " with genstamp %" PRIu64
                    " on %s is stale; dropped", rc->id, rc->new_gs, dn->uuid);
+          free(rc->holders);
           continue;
         }
         struct nn_dn_recover *o = &out->recover[out->nrecover];
@@ -610,10 +617,14 @@ int nn_ns_heartbeat(nn_ns *ns, const char *uuid, const struct nn_dn_stats *st,
         for (size_t k = 0; k < rc->nholders; k++) nn_fill_dn_info(rc->holders[k], now, &o->holders[k]);
         o->nholders = rc->nholders;
         out->nrecover++;
+        free(rc->holders);
       }
-      nn_recover_cmds_free(dn->recover, dn->nrecover);
-      dn->recover = NULL;
-      dn->nrecover = 0;
+      for (; i < dn->nrecover; i++) dn->recover[keep++] = dn->recover[i];
+      dn->nrecover = keep;
+      if (keep == 0) {
+        free(dn->recover);
+        dn->recover = NULL;
+      }
     }
   }
   pthread_rwlock_unlock(&ns->lock);
@@ -863,7 +874,7 @@ int nn_recover_file(nn_ns *ns, nn_inode *f, const char *path, const char *op,
   for (size_t k = 1; k < nh; k++)
     if (holders[k]->last_hb_ms > holders[prim]->last_hb_ms) prim = k;
   rc = nn_dn_queue_recover(holders[prim], last->id, last->genstamp, last->num_bytes, new_gs,
-                           holders, nh);
+                           holders, nh, txid);
   if (rc) goto done;
   last->recovery_gs = new_gs;
   last->recovery_ms = now;

@@ -613,14 +613,18 @@ static void test_decommission(void) {
 /* A delete's INVALIDATEs leave only once the delete is durable: a
  * heartbeat in the window between the namespace change and its edit's
  * fdatasync must not carry them, or a crash in that window brings the
- * file back after restart with its blocks deleted. */
-static int window_invalidates = -1;
+ * file back after restart with its blocks deleted. Likewise a RECOVER and
+ * the generation stamp it carries. */
+static int window_invalidates = -1, window_recovers = -1;
 static void beat_in_window(void *arg) {
   (void)arg;
   struct cmds c;
   beat(&c);
-  window_invalidates = 0;
-  for (int i = 0; i < NDN; i++) window_invalidates += (int)c.c[i].ninvalidate;
+  window_invalidates = window_recovers = 0;
+  for (int i = 0; i < NDN; i++) {
+    window_invalidates += (int)c.c[i].ninvalidate;
+    window_recovers += (int)c.c[i].nrecover;
+  }
   cmds_free(&c);
 }
 
@@ -651,6 +655,30 @@ static void test_invalidate_after_durable(void) {
   beat(&c);
   CU_ASSERT_EQUAL(c.c[0].ninvalidate, 1);
   cmds_free(&c);
+  /* the same for a block recovery's RECOVER and its new generation stamp:
+   * a crash before the stamp is durable could hand it out again */
+  struct nn_caller w = caller;
+  w.client_name = "client-W";
+  struct nn_status st;
+  CU_ASSERT_EQUAL(nn_ns_create(ns, &w, P("/open"), 0644, false, true, 3, 4096, &st), 0);
+  struct nn_located_blocks lb;
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &w, P("/open"), NULL, NULL, 0, 0, false, &lb), 0);
+  struct nn_blk ob = lb.blocks[0].b;
+  ob.num_bytes = 100;
+  for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
+    CU_ASSERT_EQUAL(nn_ns_block_received(ns, lb.blocks[0].locs[i].uuid, &ob, 1), 0);
+  nn_located_blocks_free(&lb);
+  nn_ns_set_sync_hook(ns, beat_in_window, NULL);
+  bool closed = true;
+  CU_ASSERT_EQUAL(nn_ns_recover_lease(ns, &caller, P("/open"), &closed), 0);
+  nn_ns_set_sync_hook(ns, NULL, NULL);
+  CU_ASSERT(!closed);
+  CU_ASSERT_EQUAL(window_recovers, 0);
+  beat(&c);
+  int recovers = 0;
+  for (int i = 0; i < NDN; i++) recovers += (int)c.c[i].nrecover;
+  CU_ASSERT_EQUAL(recovers, 1);
+  cmds_free(&c);
   close_ns();
 }
 
@@ -665,7 +693,8 @@ int main(void) {
   CU_add_test(s, "pending timeout, stream limit", test_pending_timeout_and_stream_limit);
   CU_add_test(s, "over-replication and setReplication", test_over_replication_and_setrep);
   CU_add_test(s, "corrupt replicas and safe mode", test_corrupt_and_safe_mode);
-  CU_add_test(s, "a delete's INVALIDATEs leave once it is durable", test_invalidate_after_durable);
+  CU_add_test(s, "INVALIDATE and RECOVER leave once their edits are durable",
+              test_invalidate_after_durable);
   CU_pSuite s2 = CU_add_suite("nn_lease", NULL, NULL);
   CU_add_test(s2, "soft limit: another client's create recovers", test_lease_soft_limit);
   CU_add_test(s2, "hard limit: the NameNode recovers", test_lease_hard_limit);
