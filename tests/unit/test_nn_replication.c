@@ -239,6 +239,29 @@ static struct nn_blk write_file(const char *path, int repl) {
   return b;
 }
 
+/* A file left open by writer client (replication 3) with one block of
+ * len bytes that its pipeline nodes hold as being written; *nlocs gets
+ * how many they are. */
+static struct nn_blk open_file(const char *path, const char *client, uint64_t len, int *nlocs) {
+  struct nn_caller w = caller;
+  w.client_name = client;
+  struct nn_status st;
+  CU_ASSERT_EQUAL(nn_ns_create(ns, &w, P(path), 0644, false, true, 3, 4096, &st), 0);
+  struct nn_located_blocks lb;
+  struct nn_blk b = {0};
+  if (nn_ns_add_block(ns, &w, P(path), NULL, NULL, 0, 0, false, &lb) != 0) {
+    CU_FAIL("add_block");
+    return b;
+  }
+  b = lb.blocks[0].b;
+  b.num_bytes = len;
+  *nlocs = (int)lb.blocks[0].nlocs;
+  for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
+    CU_ASSERT_EQUAL(nn_ns_block_received(ns, lb.blocks[0].locs[i].uuid, &b, 1), 0);
+  nn_located_blocks_free(&lb);
+  return b;
+}
+
 /* Heartbeat every live node; collect its commands. */
 struct cmds {
   struct nn_dn_commands c[NDN];
@@ -498,14 +521,9 @@ static void test_lease_hard_limit(void) {
   struct nn_caller w = caller;
   w.client_name = "client-W";
   struct nn_status st;
-  CU_ASSERT_EQUAL(nn_ns_create(ns, &w, P("/h"), 0644, false, true, 3, 4096, &st), 0);
   struct nn_located_blocks lb;
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &w, P("/h"), NULL, NULL, 0, 0, false, &lb), 0);
-  struct nn_blk blk = lb.blocks[0].b;
-  int primary_candidates = (int)lb.blocks[0].nlocs;
-  for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
-    CU_ASSERT_EQUAL(nn_ns_block_received(ns, lb.blocks[0].locs[i].uuid, &blk, 1), 0);
-  nn_located_blocks_free(&lb);
+  int primary_candidates = 0;
+  struct nn_blk blk = open_file("/h", "client-W", 0, &primary_candidates);
   /* an empty file of another writer that keeps renewing stays open */
   struct nn_caller k = caller;
   k.client_name = "client-K";
@@ -657,17 +675,9 @@ static void test_invalidate_after_durable(void) {
   cmds_free(&c);
   /* the same for a block recovery's RECOVER and its new generation stamp:
    * a crash before the stamp is durable could hand it out again */
-  struct nn_caller w = caller;
-  w.client_name = "client-W";
-  struct nn_status st;
-  CU_ASSERT_EQUAL(nn_ns_create(ns, &w, P("/open"), 0644, false, true, 3, 4096, &st), 0);
-  struct nn_located_blocks lb;
-  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &w, P("/open"), NULL, NULL, 0, 0, false, &lb), 0);
-  struct nn_blk ob = lb.blocks[0].b;
-  ob.num_bytes = 100;
-  for (size_t i = 0; i < lb.blocks[0].nlocs; i++)
-    CU_ASSERT_EQUAL(nn_ns_block_received(ns, lb.blocks[0].locs[i].uuid, &ob, 1), 0);
-  nn_located_blocks_free(&lb);
+  int nlocs = 0;
+  open_file("/open", "client-W", 100, &nlocs);
+  CU_ASSERT_EQUAL(nlocs, 3);
   nn_ns_set_sync_hook(ns, beat_in_window, NULL);
   bool closed = true;
   CU_ASSERT_EQUAL(nn_ns_recover_lease(ns, &caller, P("/open"), &closed), 0);
