@@ -425,6 +425,34 @@ int nn_log(nn_ns *ns, Nn__EditRecord *rec, uint64_t *txid) {
   return rc;
 }
 
+/* Block ids and generation stamps skipped at every start (OP_RESERVE_IDS). */
+#define NN_ID_RESERVE (1ull << 20)
+
+/* A block allocated after the first of its file is logged without waiting
+ * for the disk (ADD_BLOCK sync_later): a crash can lose its edit after the
+ * DataNodes got the block, and the replayed counters would hand out the
+ * same id and stamp again, to a new block whose replicas then collide with
+ * the stale ones (or are deleted by their INVALIDATE). So every start moves
+ * both counters past anything the last run could have handed out unlogged
+ * - up to NN_ID_RESERVE allocations, a petabyte of 128 MiB blocks - and
+ * makes that durable before serving. */
+static int reserve_ids(nn_ns *ns) {
+  Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
+  rec.op = NN__EDIT_OP__OP_RESERVE_IDS;
+  rec.has_path = rec.has_genstamp = rec.has_block_id = true;
+  rec.path.data = (uint8_t *)"/"; /* (every record names a path) */
+  rec.path.len = 1;
+  rec.genstamp = ns->genstamp + NN_ID_RESERVE;
+  rec.block_id = ns->next_block_id + NN_ID_RESERVE;
+  uint64_t txid = 0;
+  int rc = nn_log(ns, &rec, &txid);
+  if (rc == 0) rc = nn_editlog_sync(ns->log, txid);
+  if (rc) return rc;
+  ns->genstamp = rec.genstamp;
+  ns->next_block_id = rec.block_id;
+  return 0;
+}
+
 int nn_log_new_genstamp(nn_ns *ns, const char *path, uint64_t *gs, uint64_t *txid) {
   Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
   rec.op = NN__EDIT_OP__OP_SET_GENSTAMP;
@@ -669,6 +697,14 @@ static int apply_record(void *arg, const Nn__EditRecord *r, const char *file,
   case NN__EDIT_OP__OP_SET_GENSTAMP:
     if (!r->has_genstamp) rc = replay_err(file, off, r, path, "expected a genstamp");
     else if (r->genstamp > ns->genstamp) ns->genstamp = r->genstamp;
+    break;
+  case NN__EDIT_OP__OP_RESERVE_IDS:
+    if (t != ns->root || !r->has_genstamp || !r->has_block_id) {
+      rc = replay_err(file, off, r, path, "expected a genstamp and a block id");
+      break;
+    }
+    if (r->genstamp > ns->genstamp) ns->genstamp = r->genstamp;
+    if (r->block_id > ns->next_block_id) ns->next_block_id = r->block_id;
     break;
   case NN__EDIT_OP__OP_UPDATE_BLOCK: {
     struct nn_blk nb = {0};
@@ -924,6 +960,8 @@ int nn_ns_open(const struct nn_config *cfg, nn_ns **out) {
   ns->ckpt_txid = c.txid;
   rc = nn_editlog_open(ns->cfg.name_dir, last + 1, &ns->log);
   if (rc) goto fail;
+  /* (a namespace without edits has handed nothing out) */
+  if (last > 0 && (rc = reserve_ids(ns)) != 0) goto fail;
   if (nn_blockmap_count(&ns->bm) > 0 && ns->cfg.safemode_threshold > 0)
     ns->safemode_startup = true;
   LOG_INFO("namenode",

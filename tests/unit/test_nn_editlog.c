@@ -11,6 +11,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "editlog.h"
@@ -315,6 +316,73 @@ static void test_namesystem_replay_after_crash(void) {
   nn_ns_close(ns, false);
 }
 
+/* A block allocated after the first of its file is logged without the
+ * sync (ADD_BLOCK sync_later). A crash loses that edit while the DataNodes
+ * may already hold the block; the next run must not hand out its id or
+ * generation stamp again. A child process allocates it and dies without
+ * syncing; the parent reopens and allocates. */
+static void test_no_id_reuse_after_crash(void) {
+  fresh();
+  struct nn_config cfg;
+  nn_config_defaults(&cfg);
+  cfg.name_dir = dir;
+  cfg.safemode_threshold = 0;
+  int fds[2];
+  CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+  struct nn_dn_stats dst = {.capacity = 1ull << 40, .remaining = 1ull << 39};
+  pid_t pid = fork();
+  CU_ASSERT_FATAL(pid >= 0);
+  if (pid == 0) {
+    nn_ns *ns = NULL;
+    const char *h;
+    uint64_t got[2] = {0, 0};
+    if (nn_ns_open(&cfg, &ns) != 0) _exit(2);
+    struct nn_caller c = {.user = nn_ns_superuser(ns), .client_name = "W", .ip = "10.0.0.1"};
+    struct nn_status st;
+    struct nn_located_blocks lb;
+    if (nn_ns_register_datanode(ns, "u1", "10.0.0.1", 9866, "dn1", "10.0.0.1", &dst, &h) != 0 ||
+        nn_ns_create(ns, &c, P("/f"), 0644, false, true, 1, 0, &st) != 0 ||
+        nn_ns_add_block(ns, &c, P("/f"), NULL, NULL, 0, 0, false, &lb) != 0)
+      _exit(3);
+    struct nn_blk first = lb.blocks[0].b;
+    nn_located_blocks_free(&lb);
+    first.num_bytes = 1024;
+    if (nn_ns_add_block(ns, &c, P("/f"), &first, NULL, 0, 0, true, &lb) != 0) _exit(4);
+    got[0] = lb.blocks[lb.n - 1].b.id;
+    got[1] = lb.blocks[lb.n - 1].b.genstamp;
+    if (write(fds[1], got, sizeof got) != (ssize_t)sizeof got) _exit(5);
+    _exit(0); /* the crash: the second allocation never reached the disk */
+  }
+  close(fds[1]);
+  uint64_t lost[2] = {0, 0};
+  CU_ASSERT_EQUAL(read(fds[0], lost, sizeof lost), (ssize_t)sizeof lost);
+  close(fds[0]);
+  int status = -1;
+  waitpid(pid, &status, 0);
+  CU_ASSERT_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  nn_ns *ns = NULL;
+  CU_ASSERT_EQUAL_FATAL(nn_ns_open(&cfg, &ns), 0);
+  struct nn_caller c = {.user = nn_ns_superuser(ns), .client_name = "W2", .ip = "10.0.0.1"};
+  const char *h;
+  struct nn_status st;
+  struct nn_located_blocks lb;
+  CU_ASSERT_EQUAL(nn_ns_register_datanode(ns, "u1", "10.0.0.1", 9866, "dn1", "10.0.0.1", &dst, &h), 0);
+  /* the lost allocation is gone (its file has one block), and what the
+   * next one gets was never handed out */
+  CU_ASSERT_EQUAL_FATAL(nn_ns_get_block_locations(ns, &c, P("/f"), 0, UINT64_MAX, &lb), 0);
+  CU_ASSERT_EQUAL(lb.n, 1);
+  nn_located_blocks_free(&lb);
+  CU_ASSERT_EQUAL(nn_ns_create(ns, &c, P("/g"), 0644, false, true, 1, 0, &st), 0);
+  CU_ASSERT_EQUAL_FATAL(nn_ns_add_block(ns, &c, P("/g"), NULL, NULL, 0, 0, false, &lb), 0);
+  CU_ASSERT(lb.blocks[0].b.id > lost[0]);
+  CU_ASSERT(lb.blocks[0].b.genstamp > lost[1]);
+  nn_located_blocks_free(&lb);
+  nn_ns_close(ns, false);
+  /* and so after a clean stop and start too */
+  CU_ASSERT_EQUAL_FATAL(nn_ns_open(&cfg, &ns), 0);
+  nn_ns_close(ns, false);
+}
+
 /* Many threads change overlapping parts of the namespace at once (some
  * calls fail on purpose: races on the same names); whatever was applied
  * must replay to exactly the same namespace, which proves that txid order
@@ -397,6 +465,8 @@ int main(void) {
   CU_add_test(s, "txid gap refused", test_gap_refused);
   CU_add_test(s, "scan rejects garbage", test_scan_rejects_garbage);
   CU_add_test(s, "namesystem replay after crash", test_namesystem_replay_after_crash);
+  CU_add_test(s, "no block id or stamp handed out twice across a crash",
+              test_no_id_reuse_after_crash);
   CU_add_test(s, "concurrent changes replay exactly", test_concurrent_changes_replay_exactly);
   int rc = tnn_run();
   if (dir[0]) tnn_rmrf(dir);
