@@ -434,7 +434,7 @@ int nn_log(nn_ns *ns, Nn__EditRecord *rec, uint64_t *txid) {
  * same id and stamp again, to a new block whose replicas then collide with
  * the stale ones (or are deleted by their INVALIDATE). So every start moves
  * both counters past anything the last run could have handed out unlogged
- * - up to NN_ID_RESERVE allocations, a petabyte of 128 MiB blocks - and
+ * - up to NN_ID_RESERVE allocations, 128 TiB in 128 MiB blocks - and
  * makes that durable before serving. */
 static int reserve_ids(nn_ns *ns) {
   Nn__EditRecord rec = NN__EDIT_RECORD__INIT;
