@@ -343,7 +343,7 @@ int main(void) {
       {"kill -9 and restart: edit log replay", test_edit_log_replay},
       {"kill -9 and restart: across checkpoints", test_across_checkpoints},
       {"kill -9 after an hflush in a later block", test_hflush_in_later_block},
-      {"kill -9 loses an allocation: fresh blocks after the restart", test_lost_allocation},
+      {"kill -9 loses an allocation: new files write after the restart", test_lost_allocation},
       {NULL, NULL}, /* the soak test goes here with DFS_SLOW_TESTS=1 */
       {NULL, NULL}};
   static struct mc_test all[6];
