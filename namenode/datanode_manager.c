@@ -22,7 +22,6 @@ void nn_dnmgr_init(struct nn_dnmgr *m, const nn_topology *topo, nn_intern *strin
 void nn_dnmgr_free(struct nn_dnmgr *m) {
   for (size_t i = 0; i < m->n; i++) {
     free(m->dns[i]->inval);
-    free(m->dns[i]->inval_dep);
     free(m->dns[i]->xfer);
     nn_recover_cmds_free(m->dns[i]->recover, m->dns[i]->nrecover);
     nn_u64map_free(&m->dns[i]->blocks);
@@ -112,21 +111,23 @@ int nn_dn_queue_invalidate(struct nn_datanode *dn, uint64_t id, uint64_t gs,
                            uint64_t len, uint64_t dep) {
   if (dn->ninval == dn->cinval) {
     size_t nc = dn->cinval ? dn->cinval * 2 : 64;
-    uint64_t *ni = realloc(dn->inval, nc * 3 * sizeof *ni);
+    uint64_t *ni = realloc(dn->inval, nc * 4 * sizeof *ni);
     if (!ni) return DFS_ENOMEM;
     dn->inval = ni;
-    uint64_t *nd = realloc(dn->inval_dep, nc * sizeof *nd);
-    if (!nd) return DFS_ENOMEM; /* (inval grown: harmless) */
-    dn->inval_dep = nd;
     dn->cinval = nc;
   }
-  uint64_t *t = &dn->inval[dn->ninval * 3];
+  uint64_t *t = &dn->inval[dn->ninval * 4];
   t[0] = id;
   t[1] = gs;
   t[2] = len;
-  dn->inval_dep[dn->ninval] = dep;
+  t[3] = dep;
   dn->ninval++;
   return 0;
+}
+
+/* May the queued INVALIDATE t leave? (nn_dn_queue_invalidate) */
+static bool inval_due(const uint64_t *t, uint64_t synced, uint64_t last) {
+  return (t[3] < last ? t[3] : last) <= synced;
 }
 
 int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t last,
@@ -134,20 +135,15 @@ int nn_dn_take_invalidates(struct nn_datanode *dn, uint64_t synced, uint64_t las
   *out = NULL;
   *n_out = 0;
   size_t n = 0;
-  for (size_t i = 0; i < dn->ninval; i++)
-    if ((dn->inval_dep[i] < last ? dn->inval_dep[i] : last) <= synced) n++;
+  for (size_t i = 0; i < dn->ninval; i++) n += inval_due(&dn->inval[i * 4], synced, last);
   if (n == 0) return 0;
   uint64_t *o = malloc(n * 3 * sizeof *o);
   if (!o) return DFS_ENOMEM;
   size_t k = 0, keep = 0;
   for (size_t i = 0; i < dn->ninval; i++) {
-    uint64_t *t = &dn->inval[i * 3];
-    if ((dn->inval_dep[i] < last ? dn->inval_dep[i] : last) <= synced) {
-      memcpy(&o[k++ * 3], t, 3 * sizeof *t);
-    } else {
-      memmove(&dn->inval[keep * 3], t, 3 * sizeof *t);
-      dn->inval_dep[keep++] = dn->inval_dep[i];
-    }
+    uint64_t *t = &dn->inval[i * 4];
+    if (inval_due(t, synced, last)) memcpy(&o[k++ * 3], t, 3 * sizeof *t);
+    else memmove(&dn->inval[keep++ * 4], t, 4 * sizeof *t);
   }
   dn->ninval = keep;
   *out = o;

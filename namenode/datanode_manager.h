@@ -61,9 +61,9 @@ struct nn_datanode {
   struct nn_u64map blocks; /* block id -> struct nn_block * of every replica
                               here: full reports and deaths touch only these */
   uint32_t report_gen;     /* bumped at each full block report */
-  uint64_t *inval;         /* queued INVALIDATE triples (id, gs, len), owned */
-  uint64_t *inval_dep;     /* per triple: the edit it waits for (nn_dn_queue_invalidate) */
-  size_t ninval, cinval;   /* in triples */
+  uint64_t *inval;         /* queued INVALIDATEs (id, gs, len, the txid they wait
+                              for: nn_dn_queue_invalidate), owned */
+  size_t ninval, cinval;   /* in entries of 4 */
   struct nn_recover_cmd *recover; /* queued RECOVER commands, owned */
   size_t nrecover;
   struct nn_xfer_cmd *xfer; /* queued TRANSFER commands, owned */

@@ -733,9 +733,7 @@ void nn_drop_dn_replicas(nn_ns *ns, struct nn_datanode *dn) {
     nn_block_remove_replica(nn_u64map_next(&dn->blocks, &pos, NULL), dn);
   }
   free(dn->inval);
-  free(dn->inval_dep);
   dn->inval = NULL;
-  dn->inval_dep = NULL;
   dn->ninval = dn->cinval = 0;
 }
 

@@ -787,8 +787,8 @@ int store_compact(struct store *s, const struct store_compact_opts *o,
    * quarter of the cache: a big one would push every other region's hot
    * blocks out for data that is mostly cold (HBase keeps compacted blocks
    * out of the cache by default). A flush's, the newest data, always. */
-  struct block_cache_stats cst = {0};
-  if (s->cache) block_cache_stats(s->cache, &cst);
+  struct block_cache_stats cst;
+  block_cache_stats(s->cache, &cst); /* (zeros without a cache) */
   struct file_out fo;
   if ((rc = fo_open(s, &fo, res->bytes_in <= cst.capacity / 4)) != 0) goto out;
   rc = merge_into(s, in, sel.count, sel.start + 1, sel.all_files, o, &fo, res);

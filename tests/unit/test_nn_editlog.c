@@ -26,6 +26,14 @@ static void fresh(void) {
   tnn_tmpdir(dir, sizeof dir, "editlog");
 }
 
+/* A namesystem in a fresh directory, out of safe mode at once. */
+static void fresh_ns_config(struct nn_config *cfg) {
+  fresh();
+  nn_config_defaults(cfg);
+  cfg->name_dir = dir;
+  cfg->safemode_threshold = 0;
+}
+
 static void mkrec(Nn__EditRecord *r, const char *path) {
   nn__edit_record__init(r);
   r->op = NN__EDIT_OP__OP_SET_PERMISSION;
@@ -273,11 +281,8 @@ static void test_scan_rejects_garbage(void) {
 
 /* The namesystem across a crash: changes acknowledged, no checkpoint. */
 static void test_namesystem_replay_after_crash(void) {
-  fresh();
   struct nn_config cfg;
-  nn_config_defaults(&cfg);
-  cfg.name_dir = dir;
-  cfg.safemode_threshold = 0;
+  fresh_ns_config(&cfg);
   nn_ns *ns = NULL;
   CU_ASSERT_EQUAL_FATAL(nn_ns_open(&cfg, &ns), 0);
   char su[256];
@@ -322,11 +327,8 @@ static void test_namesystem_replay_after_crash(void) {
  * generation stamp again. A child process allocates it and dies without
  * syncing; the parent reopens and allocates. */
 static void test_no_id_reuse_after_crash(void) {
-  fresh();
   struct nn_config cfg;
-  nn_config_defaults(&cfg);
-  cfg.name_dir = dir;
-  cfg.safemode_threshold = 0;
+  fresh_ns_config(&cfg);
   int fds[2];
   CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
   struct nn_dn_stats dst = {.capacity = 1ull << 40, .remaining = 1ull << 39};
@@ -422,11 +424,8 @@ static void *mix_thread(void *p) {
 }
 
 static void test_concurrent_changes_replay_exactly(void) {
-  fresh();
   struct nn_config cfg;
-  nn_config_defaults(&cfg);
-  cfg.name_dir = dir;
-  cfg.safemode_threshold = 0;
+  fresh_ns_config(&cfg);
   nn_ns *ns = NULL;
   CU_ASSERT_EQUAL_FATAL(nn_ns_open(&cfg, &ns), 0);
   char su[256];
